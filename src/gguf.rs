@@ -1,0 +1,556 @@
+//! GGUF v3: a bounds-checked reader over a byte slice, a writer, and the block formats we use.
+//!
+//! The reader never allocates from a count it has not checked against the bytes actually present,
+//! so a corrupt or hostile header fails with a message instead of a giant allocation.
+//! Shapes are kept in ggml order (`dims[0]` is the contiguous dimension).
+
+use crate::{bail, Error, Result};
+use half::f16;
+
+pub const MAGIC: &[u8; 4] = b"GGUF";
+pub const VERSION: u32 = 3;
+pub const DEFAULT_ALIGNMENT: usize = 32;
+/// Largest tensor we accept (elements): far above GPT-2 1.5B's biggest matrix, far below a 32-bit address space.
+const MAX_TENSOR_ELEMENTS: u64 = 1 << 31;
+
+// ---------------------------------------------------------------------------------------------
+// Tensor types
+
+/// The ggml tensor types this engine reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F16,
+    Q4_0,
+    Q8_0,
+}
+
+impl DType {
+    pub fn from_id(id: u32, tensor: &str) -> Result<Self> {
+        Ok(match id {
+            0 => DType::F32,
+            1 => DType::F16,
+            2 => DType::Q4_0,
+            8 => DType::Q8_0,
+            // ids of real ggml types we do not implement, so the message can say which
+            3 | 6 | 7 | 9..=30 => bail!(
+                "tensor {tensor} has ggml type {id}, which this engine does not support (supported: F32, F16, Q8_0, Q4_0)"
+            ),
+            _ => bail!("tensor {tensor} has unknown ggml type id {id}"),
+        })
+    }
+    pub fn id(self) -> u32 {
+        match self {
+            DType::F32 => 0,
+            DType::F16 => 1,
+            DType::Q4_0 => 2,
+            DType::Q8_0 => 8,
+        }
+    }
+    /// `general.file_type` for a file whose matrices have this type.
+    pub fn file_type(self) -> u32 {
+        match self {
+            DType::F32 => 0,
+            DType::F16 => 1,
+            DType::Q4_0 => 2,
+            DType::Q8_0 => 7,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "F32",
+            DType::F16 => "F16",
+            DType::Q4_0 => "Q4_0",
+            DType::Q8_0 => "Q8_0",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_uppercase().as_str() {
+            "F32" => DType::F32,
+            "F16" => DType::F16,
+            "Q4_0" => DType::Q4_0,
+            "Q8_0" => DType::Q8_0,
+            _ => bail!("unknown tensor type {s:?} (use F32, F16, Q8_0 or Q4_0)"),
+        })
+    }
+    /// Elements per block.
+    pub fn block_len(self) -> usize {
+        match self {
+            DType::F32 | DType::F16 => 1,
+            DType::Q4_0 | DType::Q8_0 => 32,
+        }
+    }
+    /// Bytes per block.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F16 => 2,
+            DType::Q4_0 => 2 + 16,
+            DType::Q8_0 => 2 + 32,
+        }
+    }
+    pub fn candle(self) -> candle_core::quantized::GgmlDType {
+        use candle_core::quantized::GgmlDType as G;
+        match self {
+            DType::F32 => G::F32,
+            DType::F16 => G::F16,
+            DType::Q4_0 => G::Q4_0,
+            DType::Q8_0 => G::Q8_0,
+        }
+    }
+    /// Bytes taken by `n` elements (`n` must be a multiple of the block length).
+    pub fn bytes_for(self, n: usize) -> usize {
+        n / self.block_len() * self.block_bytes()
+    }
+}
+
+/// Encodes f32 values into `dtype` blocks (ggml's reference quantizers).
+pub fn quantize(values: &[f32], dtype: DType) -> Result<Vec<u8>> {
+    if values.len() % dtype.block_len() != 0 {
+        bail!("{} values cannot be stored as {}: not a multiple of {}", values.len(), dtype.name(), dtype.block_len());
+    }
+    let mut out = Vec::with_capacity(dtype.bytes_for(values.len()));
+    match dtype {
+        DType::F32 => values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        DType::F16 => values.iter().for_each(|v| out.extend_from_slice(&f16::from_f32(*v).to_le_bytes())),
+        DType::Q8_0 => {
+            for block in values.chunks(32) {
+                let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let d = amax / 127.0;
+                let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+                out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+                out.extend(block.iter().map(|v| (v * id).round() as i8 as u8));
+            }
+        }
+        DType::Q4_0 => {
+            for block in values.chunks(32) {
+                // the signed value of largest magnitude maps to -8
+                let max = block.iter().fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
+                let d = max / -8.0;
+                let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+                out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+                let q = |v: f32| ((v * id + 8.5) as i32).clamp(0, 15) as u8;
+                for j in 0..16 {
+                    out.push(q(block[j]) | (q(block[j + 16]) << 4));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes `dtype` blocks back into f32 values.
+pub fn dequantize(bytes: &[u8], dtype: DType, out: &mut Vec<f32>) {
+    let half = |b: &[u8]| f16::from_le_bytes([b[0], b[1]]).to_f32();
+    match dtype {
+        DType::F32 => out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        DType::F16 => out.extend(bytes.chunks_exact(2).map(half)),
+        DType::Q8_0 => {
+            for b in bytes.chunks_exact(34) {
+                let d = half(b);
+                out.extend(b[2..].iter().map(|&q| q as i8 as f32 * d));
+            }
+        }
+        DType::Q4_0 => {
+            for b in bytes.chunks_exact(18) {
+                let d = half(b);
+                let qs = &b[2..];
+                out.extend(qs.iter().map(|&q| ((q & 0x0f) as i32 - 8) as f32 * d));
+                out.extend(qs.iter().map(|&q| ((q >> 4) as i32 - 8) as f32 * d));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata values
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    U8(u8),
+    I8(i8),
+    U16(u16),
+    I16(i16),
+    U32(u32),
+    I32(i32),
+    F32(f32),
+    Bool(bool),
+    String(String),
+    Array(Vec<Value>),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+}
+
+impl Value {
+    fn type_id(&self) -> u32 {
+        match self {
+            Value::U8(_) => 0,
+            Value::I8(_) => 1,
+            Value::U16(_) => 2,
+            Value::I16(_) => 3,
+            Value::U32(_) => 4,
+            Value::I32(_) => 5,
+            Value::F32(_) => 6,
+            Value::Bool(_) => 7,
+            Value::String(_) => 8,
+            Value::Array(_) => 9,
+            Value::U64(_) => 10,
+            Value::I64(_) => 11,
+            Value::F64(_) => 12,
+        }
+    }
+    /// Any integer value that fits a u64.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Value::U8(v) => Some(v as u64),
+            Value::U16(v) => Some(v as u64),
+            Value::U32(v) => Some(v as u64),
+            Value::U64(v) => Some(v),
+            Value::I8(v) if v >= 0 => Some(v as u64),
+            Value::I16(v) if v >= 0 => Some(v as u64),
+            Value::I32(v) if v >= 0 => Some(v as u64),
+            Value::I64(v) if v >= 0 => Some(v as u64),
+            _ => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::F32(v) => Some(v as f64),
+            Value::F64(v) => Some(v),
+            _ => self.as_u64().map(|v| v as f64),
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+/// A tensor's place in the file.
+#[derive(Debug, Clone)]
+pub struct TensorInfo {
+    pub name: String,
+    /// ggml order: `dims[0]` is contiguous
+    pub dims: Vec<usize>,
+    pub dtype: DType,
+    /// absolute byte range in the file
+    pub start: usize,
+    pub len: usize,
+}
+
+impl TensorInfo {
+    pub fn elements(&self) -> usize {
+        self.dims.iter().product()
+    }
+}
+
+/// A parsed GGUF header; tensor data stays in the caller's bytes.
+#[derive(Debug, Clone)]
+pub struct Gguf {
+    pub version: u32,
+    pub metadata: Vec<(String, Value)>,
+    pub tensors: Vec<TensorInfo>,
+}
+
+/// Checks the first bytes of a download: fails at once on an HTML page or another format.
+pub fn check_prefix(bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 4 {
+        bail!("file too short to be GGUF ({} bytes)", bytes.len());
+    }
+    if &bytes[..4] != MAGIC {
+        let start = String::from_utf8_lossy(&bytes[..bytes.len().min(16)]).to_lowercase();
+        if start.trim_start().starts_with('<') {
+            bail!("not a GGUF file: it starts like an HTML page (a wrong URL or a server error page?)");
+        }
+        bail!("not a GGUF file: wrong magic {:02x?} (expected \"GGUF\")", &bytes[..4]);
+    }
+    if bytes.len() >= 8 {
+        let version = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        if !(2..=3).contains(&version) {
+            bail!("unsupported GGUF version {version} (this engine reads versions 2 and 3)");
+        }
+    }
+    Ok(())
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            bail!("truncated GGUF header: {what} needs {n} bytes at offset {} but the file has {} bytes", self.pos, self.bytes.len());
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        let b = self.take(8, what)?;
+        Ok(u64::from_le_bytes(b.try_into().unwrap()))
+    }
+    /// A count of items each at least `min_item` bytes long, checked against the bytes left.
+    fn count(&mut self, min_item: usize, what: &str) -> Result<usize> {
+        let n = self.u64(what)?;
+        let need = (n as u128) * (min_item as u128);
+        if need > self.remaining() as u128 {
+            bail!("corrupt GGUF header: {what} is {n}, which cannot fit in the {} bytes left", self.remaining());
+        }
+        Ok(n as usize)
+    }
+    fn string(&mut self, what: &str) -> Result<String> {
+        let n = self.count(1, what)?;
+        let b = self.take(n, what)?;
+        String::from_utf8(b.to_vec()).map_err(|_| Error(format!("corrupt GGUF header: {what} is not valid UTF-8")))
+    }
+    fn value(&mut self, ty: u32, key: &str, depth: u32) -> Result<Value> {
+        Ok(match ty {
+            0 => Value::U8(self.u8(key)?),
+            1 => Value::I8(self.u8(key)? as i8),
+            2 => Value::U16(u16::from_le_bytes(self.take(2, key)?.try_into().unwrap())),
+            3 => Value::I16(i16::from_le_bytes(self.take(2, key)?.try_into().unwrap())),
+            4 => Value::U32(self.u32(key)?),
+            5 => Value::I32(self.u32(key)? as i32),
+            6 => Value::F32(f32::from_bits(self.u32(key)?)),
+            7 => Value::Bool(self.u8(key)? != 0),
+            8 => Value::String(self.string(key)?),
+            9 => {
+                if depth > 2 {
+                    bail!("corrupt GGUF header: arrays nested too deeply in {key}");
+                }
+                let elem = self.u32(key)?;
+                let min = match elem {
+                    0 | 1 | 7 => 1,
+                    2 | 3 => 2,
+                    4 | 5 | 6 => 4,
+                    8 | 9 | 10 | 11 | 12 => 8,
+                    _ => bail!("corrupt GGUF header: array {key} has unknown element type {elem}"),
+                };
+                let n = self.count(min, &format!("length of array {key}"))?;
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.value(elem, key, depth + 1)?);
+                }
+                Value::Array(items)
+            }
+            10 => Value::U64(self.u64(key)?),
+            11 => Value::I64(self.u64(key)? as i64),
+            12 => Value::F64(f64::from_bits(self.u64(key)?)),
+            _ => bail!("corrupt GGUF header: metadata {key} has unknown value type {ty}"),
+        })
+    }
+}
+
+impl Gguf {
+    /// Parses the header of a whole file and checks that every tensor lies inside it.
+    pub fn parse(bytes: &[u8]) -> Result<Gguf> {
+        check_prefix(bytes)?;
+        let mut c = Cursor { bytes, pos: 4 };
+        let version = c.u32("version")?;
+        // smallest tensor info: name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8)
+        let n_tensors = c.count(32, "tensor count")?;
+        // smallest key/value: key length (8) + type (4) + one byte
+        let n_kv = c.count(13, "metadata count")?;
+        let mut metadata = Vec::with_capacity(n_kv);
+        for _ in 0..n_kv {
+            let key = c.string("metadata key")?;
+            let ty = c.u32(&key)?;
+            let value = c.value(ty, &key, 0)?;
+            metadata.push((key, value));
+        }
+        let mut raw = Vec::with_capacity(n_tensors);
+        for _ in 0..n_tensors {
+            let name = c.string("tensor name")?;
+            let n_dims = c.u32(&name)?;
+            if n_dims == 0 || n_dims > 4 {
+                bail!("corrupt GGUF header: tensor {name} has {n_dims} dimensions (1 to 4 allowed)");
+            }
+            let mut dims = Vec::with_capacity(n_dims as usize);
+            let mut elements: u64 = 1;
+            for _ in 0..n_dims {
+                let d = c.u64(&name)?;
+                elements = elements.saturating_mul(d);
+                dims.push(d);
+            }
+            if elements == 0 || elements > MAX_TENSOR_ELEMENTS {
+                bail!("corrupt GGUF header: tensor {name} has absurd dimensions {dims:?}");
+            }
+            let dtype = DType::from_id(c.u32(&name)?, &name)?;
+            let offset = c.u64(&name)?;
+            let dims: Vec<usize> = dims.into_iter().map(|d| d as usize).collect();
+            if dims[0] % dtype.block_len() != 0 {
+                bail!("tensor {name}: first dimension {} is not a multiple of the {} block length {}", dims[0], dtype.name(), dtype.block_len());
+            }
+            raw.push((name, dims, dtype, offset));
+        }
+        let gguf = Gguf { version, metadata, tensors: Vec::new() };
+        let alignment = match gguf.get("general.alignment") {
+            None => DEFAULT_ALIGNMENT,
+            Some(v) => match v.as_u64() {
+                Some(a) if a.is_power_of_two() && a <= 1 << 16 => a as usize,
+                _ => bail!("corrupt GGUF header: general.alignment {v:?} is not a power of two"),
+            },
+        };
+        let data_start = c.pos.div_ceil(alignment) * alignment;
+        let mut tensors = Vec::with_capacity(raw.len());
+        for (name, dims, dtype, offset) in raw {
+            let len = dtype.bytes_for(dims.iter().product());
+            let start = (data_start as u64).saturating_add(offset);
+            let end = start.saturating_add(len as u64);
+            if end > bytes.len() as u64 {
+                bail!(
+                    "truncated file: tensor {name} needs bytes {start}..{end} but the file has {} bytes",
+                    bytes.len()
+                );
+            }
+            tensors.push(TensorInfo { name, dims, dtype, start: start as usize, len });
+        }
+        Ok(Gguf { tensors, ..gguf })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    pub fn get_u64(&self, key: &str) -> Result<u64> {
+        match self.get(key) {
+            None => bail!("missing metadata {key}"),
+            Some(v) => v.as_u64().ok_or_else(|| Error(format!("metadata {key} should be an unsigned integer, found {v:?}"))),
+        }
+    }
+    pub fn get_str(&self, key: &str) -> Result<&str> {
+        match self.get(key) {
+            None => bail!("missing metadata {key}"),
+            Some(v) => v.as_str().ok_or_else(|| Error(format!("metadata {key} should be a string"))),
+        }
+    }
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+/// Builds a GGUF file in memory: metadata in insertion order, tensors aligned to 32 bytes.
+#[derive(Default)]
+pub struct Writer {
+    metadata: Vec<(String, Value)>,
+    tensors: Vec<(String, Vec<usize>, DType, Vec<u8>)>,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn meta(&mut self, key: &str, value: Value) -> &mut Self {
+        self.metadata.retain(|(k, _)| k != key);
+        self.metadata.push((key.to_string(), value));
+        self
+    }
+    /// Adds a tensor from f32 values; `dims` in ggml order.
+    pub fn tensor(&mut self, name: &str, dims: &[usize], dtype: DType, values: &[f32]) -> Result<&mut Self> {
+        if dims.iter().product::<usize>() != values.len() {
+            bail!("tensor {name}: dims {dims:?} do not match {} values", values.len());
+        }
+        let bytes = quantize(values, dtype).map_err(|e| Error(format!("tensor {name}: {e}")))?;
+        self.tensors.push((name.to_string(), dims.to_vec(), dtype, bytes));
+        Ok(self)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.tensors.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.metadata.len() as u64).to_le_bytes());
+        for (k, v) in &self.metadata {
+            write_string(&mut out, k);
+            out.extend_from_slice(&v.type_id().to_le_bytes());
+            write_value(&mut out, v);
+        }
+        let align = |n: usize| n.div_ceil(DEFAULT_ALIGNMENT) * DEFAULT_ALIGNMENT;
+        let mut offset = 0usize;
+        for (name, dims, dtype, bytes) in &self.tensors {
+            write_string(&mut out, name);
+            out.extend_from_slice(&(dims.len() as u32).to_le_bytes());
+            dims.iter().for_each(|d| out.extend_from_slice(&(*d as u64).to_le_bytes()));
+            out.extend_from_slice(&dtype.id().to_le_bytes());
+            out.extend_from_slice(&(offset as u64).to_le_bytes());
+            offset = align(offset + bytes.len());
+        }
+        out.resize(align(out.len()), 0);
+        for (_, _, _, bytes) in &self.tensors {
+            out.extend_from_slice(bytes);
+            out.resize(align(out.len()), 0);
+        }
+        out
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::U8(x) => out.push(*x),
+        Value::I8(x) => out.push(*x as u8),
+        Value::U16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Bool(x) => out.push(*x as u8),
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            let elem = items.first().map_or(4, Value::type_id);
+            out.extend_from_slice(&elem.to_le_bytes());
+            out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+            items.iter().for_each(|i| write_value(out, i));
+        }
+        Value::U64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quant_round_trip_error_is_bounded() {
+        let v: Vec<f32> = (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+        for (dtype, tol) in [(DType::F32, 0.0), (DType::F16, 2e-3), (DType::Q8_0, 0.03), (DType::Q4_0, 0.4)] {
+            let mut back = Vec::new();
+            dequantize(&quantize(&v, dtype).unwrap(), dtype, &mut back);
+            let err = v.iter().zip(&back).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(err <= tol, "{dtype:?}: max error {err}");
+        }
+    }
+}

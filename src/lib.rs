@@ -1,0 +1,47 @@
+//! Inside GPT: a GPT-2 decoder that runs natively and, compiled to wasm32, in a browser worker.
+//!
+//! Layout (each module is DOM-free and tested natively, except `web`):
+//! - `gguf`: GGUF v3 reader (bounds-checked) and writer, Q8_0/Q4_0 block formats
+//! - `model`: the GPT-2 network, loaded from a GGUF in llama.cpp's `gpt2` layout
+//! - `tokenizer`: byte-level BPE (the `tokenizers` crate) and UTF-8-safe streaming decode
+//! - `sampler`: seeded greedy / temperature / top-k / top-p sampling
+//! - `session`: the generation and scoring API shared by the CLI and the browser
+//! - `synth`: random-weight models from a seed, for tests and benchmarks
+//! - `web`: every `wasm_bindgen` item (wasm32 only)
+
+pub mod gguf;
+pub mod model;
+pub mod sampler;
+pub mod session;
+pub mod synth;
+pub mod tokenizer;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+use std::fmt;
+
+/// The crate's one error type: a message that names the problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error(pub String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error(format!("tensor error: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// `bail!("...")` returns an `Error` built with `format!`.
+#[macro_export]
+macro_rules! bail {
+    ($($arg:tt)*) => { return Err($crate::Error(format!($($arg)*))) };
+}

@@ -1,0 +1,458 @@
+//! GPT-2, exactly as OpenAI defined it, loaded from a GGUF in llama.cpp's `gpt2` layout.
+//!
+//! Pre-LayerNorm blocks, fused QKV with bias, causal multi-head attention scaled by 1/sqrt(head_dim),
+//! 4x MLP with tanh-GELU, final LayerNorm, LM head tied to the token embedding unless the file
+//! carries `output.weight`. Every matrix is a `QMatMul`: quantization swaps the layer type, not
+//! the model. Tensors are (T, C) for one sequence; shapes are noted on each line.
+
+use crate::gguf::{dequantize, DType, Gguf, TensorInfo};
+use crate::{bail, Error, Result};
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul};
+use candle_core::{Device, Module, Tensor};
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Config {
+    /// vocabulary size (rows of the token embedding)
+    pub n_vocab: usize,
+    /// context length (rows of the position embedding)
+    pub n_ctx: usize,
+    /// residual stream width
+    pub n_embd: usize,
+    /// MLP hidden width (4 * n_embd in GPT-2)
+    pub n_ff: usize,
+    /// number of decoder blocks
+    pub n_layer: usize,
+    /// attention heads per block
+    pub n_head: usize,
+    /// LayerNorm epsilon
+    pub eps: f64,
+    /// LM head is the token embedding (no `output.weight` in the file)
+    pub tied_head: bool,
+}
+
+/// Parameter counts by part of the network.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ParamCounts {
+    pub embeddings: usize,
+    pub attention: usize,
+    pub mlp: usize,
+    pub norms: usize,
+    pub head: usize,
+    pub total: usize,
+}
+
+impl Config {
+    /// Named preset: GPT-2 small (124M).
+    pub fn gpt2_124m() -> Self {
+        Config { n_vocab: 50257, n_ctx: 1024, n_embd: 768, n_ff: 3072, n_layer: 12, n_head: 12, eps: 1e-5, tied_head: true }
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+
+    pub fn params(&self) -> ParamCounts {
+        let (e, f, l) = (self.n_embd, self.n_ff, self.n_layer);
+        let embeddings = self.n_vocab * e + self.n_ctx * e;
+        let attention = l * (e * 3 * e + 3 * e + e * e + e);
+        let mlp = l * (e * f + f + f * e + e);
+        let norms = l * 4 * e + 2 * e;
+        let head = if self.tied_head { 0 } else { self.n_vocab * e };
+        ParamCounts { embeddings, attention, mlp, norms, head, total: embeddings + attention + mlp + norms + head }
+    }
+
+    /// Reads `gpt2.*` metadata; sizes are checked against the tensors when they load.
+    pub fn from_gguf(g: &Gguf) -> Result<Self> {
+        let arch = g.get_str("general.architecture")?;
+        if arch != "gpt2" {
+            bail!("general.architecture is {arch:?}: this engine runs \"gpt2\" models");
+        }
+        let get = |k: &str| -> Result<usize> {
+            let v = g.get_u64(&format!("gpt2.{k}"))?;
+            if v == 0 || v > 1 << 20 {
+                bail!("metadata gpt2.{k} = {v} is out of range");
+            }
+            Ok(v as usize)
+        };
+        let token_embd = g.tensor("token_embd.weight").ok_or_else(|| Error("missing tensor token_embd.weight".into()))?;
+        if token_embd.dims.len() != 2 {
+            bail!("tensor token_embd.weight has shape {:?}, expected [n_embd, n_vocab]", token_embd.dims);
+        }
+        let eps = match g.get("gpt2.attention.layer_norm_epsilon") {
+            Some(v) => v.as_f64().filter(|e| *e > 0.0 && *e < 1.0).ok_or_else(|| Error(format!("bad layer_norm_epsilon {v:?}")))?,
+            None => 1e-5,
+        };
+        let cfg = Config {
+            n_vocab: token_embd.dims[1],
+            n_ctx: get("context_length")?,
+            n_embd: get("embedding_length")?,
+            n_ff: get("feed_forward_length")?,
+            n_layer: get("block_count")?,
+            n_head: get("attention.head_count")?,
+            eps,
+            tied_head: g.tensor("output.weight").is_none(),
+        };
+        if cfg.n_layer > 1024 || cfg.n_head > cfg.n_embd || cfg.n_embd % cfg.n_head != 0 {
+            bail!("inconsistent hyper-parameters: {} layers, {} heads, width {}", cfg.n_layer, cfg.n_head, cfg.n_embd);
+        }
+        Ok(cfg)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+/// Finds tensors by name, checks their shapes (given in ggml order) and builds candle tensors.
+struct Loader<'a> {
+    g: &'a Gguf,
+    bytes: &'a [u8],
+}
+
+impl<'a> Loader<'a> {
+    fn info(&self, name: &str, dims: &[usize]) -> Result<&'a TensorInfo> {
+        let t = self.g.tensor(name).ok_or_else(|| Error(format!("missing tensor {name}")))?;
+        if t.dims != dims {
+            bail!("tensor {name} has shape {:?}, expected {dims:?}", t.dims);
+        }
+        Ok(t)
+    }
+    fn raw(&self, t: &TensorInfo) -> &'a [u8] {
+        &self.bytes[t.start..t.start + t.len]
+    }
+    /// Any tensor, dequantized to f32, candle shape = reversed ggml dims.
+    fn f32(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
+        let t = self.info(name, dims)?;
+        let mut v = Vec::with_capacity(t.elements());
+        dequantize(self.raw(t), t.dtype, &mut v);
+        let shape: Vec<usize> = dims.iter().rev().copied().collect();
+        Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
+    }
+    /// A weight matrix stored [in, out] (ggml order) used as y = x W^T.
+    fn matrix(&self, t: &TensorInfo) -> Result<QMatMul> {
+        let shape = vec![t.dims[1], t.dims[0]];
+        Ok(match t.dtype {
+            DType::F32 | DType::F16 => {
+                let mut v = Vec::with_capacity(t.elements());
+                dequantize(self.raw(t), t.dtype, &mut v);
+                QMatMul::Tensor(Tensor::from_vec(v, shape, &Device::Cpu)?)
+            }
+            DType::Q8_0 | DType::Q4_0 => {
+                // candle reads blocks in place: give it 2-byte-aligned memory
+                let raw = self.raw(t);
+                let q = if raw.as_ptr() as usize % 4 == 0 {
+                    qtensor_from_ggml(t.dtype.candle(), raw, shape, &Device::Cpu)?
+                } else {
+                    let mut words = vec![0u32; raw.len().div_ceil(4)];
+                    let buf = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, raw.len()) };
+                    buf.copy_from_slice(raw);
+                    qtensor_from_ggml(t.dtype.candle(), buf, shape, &Device::Cpu)?
+                };
+                QMatMul::from_qtensor(q)?
+            }
+        })
+    }
+    fn linear(&self, prefix: &str, n_in: usize, n_out: usize) -> Result<Linear> {
+        let w = self.info(&format!("{prefix}.weight"), &[n_in, n_out])?;
+        Ok(Linear { w: self.matrix(w)?, b: self.f32(&format!("{prefix}.bias"), &[n_out])? })
+    }
+    fn layer_norm(&self, prefix: &str, n: usize, eps: f64) -> Result<LayerNorm> {
+        Ok(LayerNorm { w: self.f32(&format!("{prefix}.weight"), &[n])?, b: self.f32(&format!("{prefix}.bias"), &[n])?, eps })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers
+
+struct LayerNorm {
+    w: Tensor,
+    b: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32)?) // (T, C)
+    }
+}
+
+struct Linear {
+    /// (out, in)
+    w: QMatMul,
+    /// (out,)
+    b: Tensor,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.w.forward(x)?.broadcast_add(&self.b)?) // (T, out)
+    }
+}
+
+struct CausalSelfAttention {
+    c_attn: Linear,
+    c_proj: Linear,
+    n_head: usize,
+}
+
+impl CausalSelfAttention {
+    /// x: (T, C) at positions pos0..pos0+T; returns (T, C) and the attention weights (nh, T, pos0+T).
+    fn forward(&self, x: &Tensor, kv: &mut Option<(Tensor, Tensor)>, pos0: usize) -> Result<(Tensor, Tensor)> {
+        let (t, c) = x.dims2()?;
+        let (nh, hs) = (self.n_head, c / self.n_head);
+        let qkv = self.c_attn.forward(x)?; // (T, 3C)
+        let heads = |i: usize| -> Result<Tensor> {
+            Ok(qkv.narrow(1, i * c, c)?.reshape((t, nh, hs))?.transpose(0, 1)?.contiguous()?) // (nh, T, hs)
+        };
+        let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
+        if let Some((pk, pv)) = kv.as_ref() {
+            k = Tensor::cat(&[pk, &k], 1)?; // (nh, Tk, hs)
+            v = Tensor::cat(&[pv, &v], 1)?;
+        }
+        *kv = Some((k.clone(), v.clone()));
+        let tk = pos0 + t;
+        let mut att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?; // (nh, T, Tk)
+        if t > 1 {
+            let mask: Vec<f32> =
+                (0..t).flat_map(|i| (0..tk).map(move |j| if j > pos0 + i { f32::NEG_INFINITY } else { 0.0 })).collect();
+            att = att.broadcast_add(&Tensor::from_vec(mask, (t, tk), &Device::Cpu)?)?;
+        }
+        let att = candle_nn::ops::softmax_last_dim(&att)?; // (nh, T, Tk)
+        let y = att.matmul(&v)?; // (nh, T, hs)
+        let y = y.transpose(0, 1)?.reshape((t, c))?; // (T, C)
+        Ok((self.c_proj.forward(&y)?, att))
+    }
+}
+
+struct Mlp {
+    c_fc: Linear,
+    c_proj: Linear,
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.c_proj.forward(&self.c_fc.forward(x)?.gelu()?) // gelu() is the tanh approximation
+    }
+}
+
+struct Block {
+    ln_1: LayerNorm,
+    attn: CausalSelfAttention,
+    ln_2: LayerNorm,
+    mlp: Mlp,
+}
+
+/// The token embedding stays in its file encoding; rows are decoded on lookup.
+struct TokenEmbedding {
+    dtype: DType,
+    data: Vec<u8>,
+    n_embd: usize,
+}
+
+impl TokenEmbedding {
+    fn rows(&self, ids: &[u32]) -> Result<Tensor> {
+        let row_bytes = self.dtype.bytes_for(self.n_embd);
+        let mut v = Vec::with_capacity(ids.len() * self.n_embd);
+        for &id in ids {
+            let start = id as usize * row_bytes;
+            if start + row_bytes > self.data.len() {
+                bail!("token id {id} is outside the vocabulary");
+            }
+            dequantize(&self.data[start..start + row_bytes], self.dtype, &mut v);
+        }
+        Ok(Tensor::from_vec(v, (ids.len(), self.n_embd), &Device::Cpu)?) // (T, C)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+
+/// Keys and values of every layer for the positions seen so far.
+#[derive(Clone, Default)]
+pub struct Cache {
+    kv: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl Cache {
+    pub fn new(cfg: &Config) -> Self {
+        Cache { kv: vec![None; cfg.n_layer], len: 0 }
+    }
+    /// Positions already in the cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// What one forward call produced.
+pub struct Forward {
+    /// (T_out, V): every position if asked, else the last one
+    pub logits: Tensor,
+    /// per layer (nh, T, Tk), when asked
+    pub attention: Vec<Tensor>,
+}
+
+pub struct Gpt2 {
+    pub cfg: Config,
+    wte: TokenEmbedding,
+    /// (n_ctx, C)
+    wpe: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    /// (V, C)
+    lm_head: QMatMul,
+}
+
+impl Gpt2 {
+    pub fn load(g: &Gguf, bytes: &[u8]) -> Result<Self> {
+        let cfg = Config::from_gguf(g)?;
+        let l = Loader { g, bytes };
+        let (e, f) = (cfg.n_embd, cfg.n_ff);
+        let wte_info = l.info("token_embd.weight", &[e, cfg.n_vocab])?;
+        let wte = TokenEmbedding { dtype: wte_info.dtype, data: l.raw(wte_info).to_vec(), n_embd: e };
+        let wpe = l.f32("position_embd.weight", &[e, cfg.n_ctx])?;
+        let mut blocks = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let p = format!("blk.{i}");
+            blocks.push(Block {
+                ln_1: l.layer_norm(&format!("{p}.attn_norm"), e, cfg.eps)?,
+                attn: CausalSelfAttention {
+                    c_attn: l.linear(&format!("{p}.attn_qkv"), e, 3 * e)?,
+                    c_proj: l.linear(&format!("{p}.attn_output"), e, e)?,
+                    n_head: cfg.n_head,
+                },
+                ln_2: l.layer_norm(&format!("{p}.ffn_norm"), e, cfg.eps)?,
+                mlp: Mlp { c_fc: l.linear(&format!("{p}.ffn_up"), e, f)?, c_proj: l.linear(&format!("{p}.ffn_down"), f, e)? },
+            });
+        }
+        let ln_f = l.layer_norm("output_norm", e, cfg.eps)?;
+        let lm_head = match cfg.tied_head {
+            true => l.matrix(wte_info)?,
+            false => l.matrix(l.info("output.weight", &[e, cfg.n_vocab])?)?,
+        };
+        Ok(Gpt2 { cfg, wte, wpe, blocks, ln_f, lm_head })
+    }
+
+    /// Runs `ids` at the positions after those in `cache`, appending their keys and values.
+    pub fn forward(&self, ids: &[u32], cache: &mut Cache, all_logits: bool, want_attention: bool) -> Result<Forward> {
+        let (t, pos0) = (ids.len(), cache.len);
+        if t == 0 {
+            bail!("no tokens to run");
+        }
+        if pos0 + t > self.cfg.n_ctx {
+            bail!("{} tokens exceed the context length of {}", pos0 + t, self.cfg.n_ctx);
+        }
+        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.cfg.n_vocab) {
+            bail!("token id {bad} is outside the vocabulary of {}", self.cfg.n_vocab);
+        }
+        let mut x = self.wte.rows(ids)?.add(&self.wpe.narrow(0, pos0, t)?)?; // (T, C)
+        let mut attention = Vec::new();
+        for (block, kv) in self.blocks.iter().zip(cache.kv.iter_mut()) {
+            let (a, att) = block.attn.forward(&block.ln_1.forward(&x)?, kv, pos0)?;
+            x = (x + a)?;
+            x = (&x + block.mlp.forward(&block.ln_2.forward(&x)?)?)?; // (T, C)
+            if want_attention {
+                attention.push(att);
+            }
+        }
+        cache.len += t;
+        let x = if all_logits { x } else { x.narrow(0, t - 1, 1)? };
+        let logits = self.lm_head.forward(&self.ln_f.forward(&x)?)?; // (T_out, V)
+        Ok(Forward { logits, attention })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+/// An in-memory model: f32 tensors named and shaped (ggml order) as the GGUF stores them.
+pub struct Weights {
+    pub cfg: Config,
+    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl Weights {
+    /// Every tensor of the `gpt2` layout with its ggml dims, in file order.
+    pub fn layout(cfg: &Config) -> Vec<(String, Vec<usize>)> {
+        let (e, f) = (cfg.n_embd, cfg.n_ff);
+        let mut out = vec![("token_embd.weight".to_string(), vec![e, cfg.n_vocab]), ("position_embd.weight".to_string(), vec![e, cfg.n_ctx])];
+        for i in 0..cfg.n_layer {
+            for (part, dims) in [
+                ("attn_norm.weight", vec![e]),
+                ("attn_norm.bias", vec![e]),
+                ("attn_qkv.weight", vec![e, 3 * e]),
+                ("attn_qkv.bias", vec![3 * e]),
+                ("attn_output.weight", vec![e, e]),
+                ("attn_output.bias", vec![e]),
+                ("ffn_norm.weight", vec![e]),
+                ("ffn_norm.bias", vec![e]),
+                ("ffn_up.weight", vec![e, f]),
+                ("ffn_up.bias", vec![f]),
+                ("ffn_down.weight", vec![f, e]),
+                ("ffn_down.bias", vec![e]),
+            ] {
+                out.push((format!("blk.{i}.{part}"), dims));
+            }
+        }
+        out.push(("output_norm.weight".into(), vec![e]));
+        out.push(("output_norm.bias".into(), vec![e]));
+        if !cfg.tied_head {
+            out.push(("output.weight".into(), vec![e, cfg.n_vocab]));
+        }
+        out
+    }
+
+    /// Random weights from a seed: matrices N(0, std), norm gains near 1, small biases.
+    pub fn random(cfg: &Config, seed: u64, std: f32) -> Self {
+        let mut rng = crate::sampler::Rng::new(seed);
+        let tensors = Self::layout(cfg)
+            .into_iter()
+            .map(|(name, dims)| {
+                let n: usize = dims.iter().product();
+                let (mean, s) = if name.ends_with("norm.weight") { (1.0, 0.1) } else if dims.len() == 1 { (0.0, 0.02) } else { (0.0, std) };
+                let v = (0..n).map(|_| mean + s * rng.normal() as f32).collect();
+                (name, dims, v)
+            })
+            .collect();
+        Weights { cfg: cfg.clone(), tensors }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&[f32]> {
+        self.tensors.iter().find(|(n, _, _)| n == name).map(|(_, _, v)| v.as_slice())
+    }
+
+    /// Writes a GGUF as llama.cpp lays out `gpt2`: matrices in `dtype`, vectors and the position
+    /// embedding in F32, the tokenizer embedded.
+    pub fn to_gguf(&self, tokenizer: &crate::tokenizer::Tokenizer, dtype: DType, name: &str) -> Result<Vec<u8>> {
+        use crate::gguf::{Value, Writer};
+        let c = &self.cfg;
+        if tokenizer.vocab_size() != c.n_vocab {
+            bail!("tokenizer has {} tokens but the model's vocabulary is {}", tokenizer.vocab_size(), c.n_vocab);
+        }
+        let mut w = Writer::new();
+        w.meta("general.architecture", Value::String("gpt2".into()))
+            .meta("general.name", Value::String(name.into()))
+            .meta("general.file_type", Value::U32(dtype.file_type()))
+            .meta("gpt2.context_length", Value::U32(c.n_ctx as u32))
+            .meta("gpt2.embedding_length", Value::U32(c.n_embd as u32))
+            .meta("gpt2.feed_forward_length", Value::U32(c.n_ff as u32))
+            .meta("gpt2.block_count", Value::U32(c.n_layer as u32))
+            .meta("gpt2.attention.head_count", Value::U32(c.n_head as u32))
+            .meta("gpt2.attention.layer_norm_epsilon", Value::F32(c.eps as f32));
+        if matches!(dtype, DType::Q8_0 | DType::Q4_0) {
+            w.meta("general.quantization_version", Value::U32(2));
+        }
+        tokenizer.write_gguf(&mut w);
+        for (tname, dims) in Self::layout(c) {
+            let v = self.get(&tname).ok_or_else(|| Error(format!("missing tensor {tname}")))?;
+            let t = if dims.len() == 2 && tname != "position_embd.weight" { dtype } else { DType::F32 };
+            w.tensor(&tname, &dims, t, v)?;
+        }
+        Ok(w.to_bytes())
+    }
+}

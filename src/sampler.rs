@@ -1,0 +1,160 @@
+//! Choosing the next token: greedy, temperature, top-k and top-p, with a seeded RNG so that a
+//! seed reproduces a run exactly, natively and in wasm alike.
+
+use crate::{bail, Result};
+
+/// SplitMix64: tiny, fast, and the same sequence on every platform.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64();
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SamplerConfig {
+    /// 0 means greedy (argmax)
+    pub temperature: f64,
+    /// keep the k most likely tokens; 0 keeps all
+    pub top_k: usize,
+    /// keep the smallest set whose probability reaches top_p; 1 keeps all
+    pub top_p: f64,
+    pub seed: u64,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig { temperature: 0.8, top_k: 40, top_p: 0.95, seed: 42 }
+    }
+}
+
+impl SamplerConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !self.temperature.is_finite() || self.temperature < 0.0 {
+            bail!("temperature must be a finite number >= 0 (0 is greedy), got {}", self.temperature);
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            bail!("top-p must be in (0, 1], got {}", self.top_p);
+        }
+        Ok(())
+    }
+}
+
+/// Softmax of logits in f64 (max-subtracted).
+pub fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
+    let exps: Vec<f64> = logits.iter().map(|&x| (x as f64 - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// Token ids sorted by descending logit; ties go to the lower id.
+pub fn ranked(logits: &[f32]) -> Vec<u32> {
+    let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
+    idx.sort_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]).then(a.cmp(&b)));
+    idx
+}
+
+pub struct Sampler {
+    pub cfg: SamplerConfig,
+    rng: Rng,
+}
+
+impl Sampler {
+    pub fn new(cfg: SamplerConfig) -> Result<Self> {
+        cfg.validate()?;
+        let rng = Rng::new(cfg.seed);
+        Ok(Sampler { cfg, rng })
+    }
+
+    /// Picks a token from one row of logits.
+    pub fn sample(&mut self, logits: &[f32]) -> Result<u32> {
+        if logits.iter().any(|x| x.is_nan()) {
+            bail!("the model produced NaN logits");
+        }
+        let order = ranked(logits);
+        if self.cfg.temperature == 0.0 {
+            return Ok(order[0]);
+        }
+        let k = if self.cfg.top_k == 0 { order.len() } else { self.cfg.top_k.min(order.len()) };
+        let kept: Vec<f32> = order[..k].iter().map(|&i| (logits[i as usize] as f64 / self.cfg.temperature) as f32).collect();
+        let probs = softmax(&kept);
+        // top-p: the smallest prefix whose mass reaches top_p
+        let mut n = 0;
+        let mut mass = 0.0;
+        while n < probs.len() {
+            mass += probs[n];
+            n += 1;
+            if mass >= self.cfg.top_p {
+                break;
+            }
+        }
+        let mut u = self.rng.next_f64() * mass;
+        for (i, p) in probs[..n].iter().enumerate() {
+            if u < *p {
+                return Ok(order[i]);
+            }
+            u -= p;
+        }
+        Ok(order[n - 1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused() {
+        for (t, p) in [(f64::NAN, 0.9), (-0.1, 0.9), (f64::INFINITY, 0.9), (1.0, 0.0), (1.0, 1.5), (1.0, f64::NAN)] {
+            let cfg = SamplerConfig { temperature: t, top_p: p, ..Default::default() };
+            assert!(Sampler::new(cfg).is_err(), "t={t} p={p} accepted");
+        }
+    }
+
+    #[test]
+    fn greedy_top_k_top_p() {
+        let logits = [1.0, 3.0, 2.0, -1.0];
+        let mut s = Sampler::new(SamplerConfig { temperature: 0.0, ..Default::default() }).unwrap();
+        assert_eq!(s.sample(&logits).unwrap(), 1);
+        let mut s = Sampler::new(SamplerConfig { temperature: 1.0, top_k: 2, top_p: 1.0, seed: 3 }).unwrap();
+        for _ in 0..200 {
+            assert!([1, 2].contains(&s.sample(&logits).unwrap()));
+        }
+        // p(1) = 0.66 of the full softmax: top_p 0.5 keeps it alone
+        let mut s = Sampler::new(SamplerConfig { temperature: 1.0, top_k: 0, top_p: 0.5, seed: 3 }).unwrap();
+        for _ in 0..50 {
+            assert_eq!(s.sample(&logits).unwrap(), 1);
+        }
+        // with everything kept, frequencies follow the softmax
+        let mut s = Sampler::new(SamplerConfig { temperature: 1.0, top_k: 0, top_p: 1.0, seed: 9 }).unwrap();
+        let mut counts = [0usize; 4];
+        for _ in 0..20000 {
+            counts[s.sample(&logits).unwrap() as usize] += 1;
+        }
+        let p = softmax(&logits);
+        for i in 0..4 {
+            assert!((counts[i] as f64 / 20000.0 - p[i]).abs() < 0.015, "{counts:?} vs {p:?}");
+        }
+    }
+}

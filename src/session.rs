@@ -1,0 +1,289 @@
+//! The generation and scoring API: one API for the CLI and the browser worker.
+//!
+//! `Generator` holds the KV cache and the next-token logits; the caller owns the loop and calls
+//! `step` once per token, so a UI can stop between any two tokens. Reported probabilities are the
+//! model's own (softmax at temperature 1), whatever the sampler's settings.
+
+use crate::gguf::Gguf;
+use crate::model::{Cache, Config, Gpt2, ParamCounts};
+use crate::sampler::{ranked, softmax, Sampler, SamplerConfig};
+use crate::tokenizer::{Tokenizer, Utf8Stream};
+use crate::{bail, Result};
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// A loaded model: network, tokenizer, and what the file says about itself.
+pub struct Model {
+    pub gpt: Gpt2,
+    pub tokenizer: Tokenizer,
+    pub info: ModelInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    pub name: String,
+    pub config: Config,
+    pub params: ParamCounts,
+    /// (type name, bytes, tensor count) for each tensor type in the file
+    pub bytes_by_type: Vec<(String, usize, usize)>,
+    pub file_bytes: usize,
+}
+
+impl Model {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        let g = Gguf::parse(bytes)?;
+        let gpt = Gpt2::load(&g, bytes)?;
+        let tokenizer = Tokenizer::from_gguf(&g)?;
+        if tokenizer.vocab_size() != gpt.cfg.n_vocab {
+            bail!("the tokenizer has {} tokens but token_embd.weight has {} rows", tokenizer.vocab_size(), gpt.cfg.n_vocab);
+        }
+        let mut bytes_by_type: Vec<(String, usize, usize)> = Vec::new();
+        for t in &g.tensors {
+            match bytes_by_type.iter_mut().find(|(n, _, _)| n == t.dtype.name()) {
+                Some(e) => {
+                    e.1 += t.len;
+                    e.2 += 1;
+                }
+                None => bytes_by_type.push((t.dtype.name().to_string(), t.len, 1)),
+            }
+        }
+        let info = ModelInfo {
+            name: g.get_str("general.name").unwrap_or("unnamed").to_string(),
+            config: gpt.cfg.clone(),
+            params: gpt.cfg.params(),
+            bytes_by_type,
+            file_bytes: bytes.len(),
+        };
+        Ok(Model { gpt, tokenizer, info })
+    }
+
+    /// Prompt tokens, checked: not empty, not longer than the context.
+    pub fn encode_prompt(&self, prompt: &str) -> Result<Vec<u32>> {
+        let ids = self.tokenizer.encode(prompt)?;
+        if ids.is_empty() {
+            bail!("the prompt is empty: type at least one character");
+        }
+        if ids.len() > self.gpt.cfg.n_ctx {
+            bail!("the prompt is {} tokens, longer than the model's context of {} tokens", ids.len(), self.gpt.cfg.n_ctx);
+        }
+        Ok(ids)
+    }
+
+    fn candidates(&self, logits: &[f32], probs: &[f64], n: usize) -> Vec<Candidate> {
+        ranked(logits)
+            .into_iter()
+            .take(n)
+            .map(|t| Candidate { token: t, piece: self.tokenizer.piece(t), prob: probs[t as usize] })
+            .collect()
+    }
+
+    /// Per-token log-probabilities of `text`. The first token is conditioned on the tokenizer's
+    /// BOS (`<|endoftext|>` for GPT-2), as GPT-2 was trained; without one it gets no score.
+    pub fn score(&self, text: &str) -> Result<Scored> {
+        let ids = self.encode_prompt(text)?;
+        let bos = self.tokenizer.bos;
+        let input: Vec<u32> = bos.into_iter().chain(ids.iter().copied()).collect();
+        if input.len() > self.gpt.cfg.n_ctx {
+            bail!("the text is {} tokens, longer than the model's context of {} tokens", ids.len(), self.gpt.cfg.n_ctx);
+        }
+        let mut cache = Cache::new(&self.gpt.cfg);
+        let rows = self.gpt.forward(&input, &mut cache, true, false)?.logits.to_vec2::<f32>()?;
+        let shift = if bos.is_some() { 0 } else { 1 };
+        let mut logprobs = vec![None; ids.len()];
+        for (i, lp) in logprobs.iter_mut().enumerate().skip(shift) {
+            // row r predicts the token after input[..=r]
+            let p = softmax(&rows[i - shift]);
+            *lp = Some(p[ids[i] as usize].max(f64::MIN_POSITIVE).ln());
+        }
+        let scored: Vec<f64> = logprobs.iter().flatten().copied().collect();
+        let total: f64 = scored.iter().sum();
+        let perplexity = if scored.is_empty() { f64::NAN } else { (-total / scored.len() as f64).exp() };
+        let pieces = ids.iter().map(|&t| self.tokenizer.piece(t)).collect();
+        Ok(Scored { tokens: ids, pieces, logprobs, total, perplexity })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages (serialised as-is to JSON for the CLI and to JS objects for the worker)
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GenerateOptions {
+    #[serde(flatten)]
+    pub sampler: SamplerConfig,
+    /// how many next-token candidates each step reports
+    pub top_n: usize,
+    /// report attention weights (prompt: full T x T; steps: the new row)
+    pub attention: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions { sampler: SamplerConfig::default(), top_n: 10, attention: false }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub token: u32,
+    pub piece: String,
+    pub prob: f64,
+}
+
+/// Attention weights laid out (layers, heads, rows, cols); row r is the query at position `row0 + r`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attention {
+    pub layers: usize,
+    pub heads: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub row0: usize,
+    pub data: Vec<f32>,
+}
+
+impl Attention {
+    fn from_layers(layers: &[Tensor], row0: usize) -> Result<Self> {
+        let (heads, rows, cols) = layers[0].dims3()?;
+        let mut data = Vec::with_capacity(layers.len() * heads * rows * cols);
+        for l in layers {
+            data.extend(l.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(Attention { layers: layers.len(), heads, rows, cols, row0, data })
+    }
+    pub fn at(&self, layer: usize, head: usize, row: usize, col: usize) -> f32 {
+        self.data[((layer * self.heads + head) * self.rows + row) * self.cols + col]
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Prompt {
+    pub tokens: Vec<u32>,
+    pub pieces: Vec<String>,
+    pub attention: Option<Attention>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub token: u32,
+    /// text to append: UTF-8-safe (bytes of a split character wait for the next step)
+    pub text: String,
+    /// the token's own text for display (a partial character shows as U+FFFD)
+    pub piece: String,
+    pub prob: f64,
+    /// 0 = the model's most likely token
+    pub rank: usize,
+    /// entropy of the next-token distribution, in nats
+    pub entropy: f64,
+    pub position: usize,
+    pub top: Vec<Candidate>,
+    pub attention: Option<Attention>,
+    /// why generation cannot go on after this token: "eos" or "context"
+    pub stop: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scored {
+    pub tokens: Vec<u32>,
+    pub pieces: Vec<String>,
+    pub logprobs: Vec<Option<f64>>,
+    pub total: f64,
+    pub perplexity: f64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation
+
+pub struct Generator {
+    cache: Cache,
+    tokens: Vec<u32>,
+    /// next-token logits, (V,)
+    logits: Vec<f32>,
+    sampler: Sampler,
+    stream: Utf8Stream,
+    opts: GenerateOptions,
+    finished: Option<String>,
+}
+
+impl Generator {
+    /// Validates the options, runs the prompt through the model and fills the cache.
+    pub fn new(model: &Model, prompt: &str, opts: GenerateOptions) -> Result<(Generator, Prompt)> {
+        let sampler = Sampler::new(opts.sampler.clone())?;
+        let ids = model.encode_prompt(prompt)?;
+        Self::from_tokens(model, ids, opts, sampler)
+    }
+
+    fn from_tokens(model: &Model, ids: Vec<u32>, opts: GenerateOptions, sampler: Sampler) -> Result<(Generator, Prompt)> {
+        let mut cache = Cache::new(&model.gpt.cfg);
+        let out = model.gpt.forward(&ids, &mut cache, false, opts.attention)?;
+        let attention = if opts.attention { Some(Attention::from_layers(&out.attention, 0)?) } else { None };
+        let logits = out.logits.flatten_all()?.to_vec1::<f32>()?;
+        let prompt = Prompt { pieces: ids.iter().map(|&t| model.tokenizer.piece(t)).collect(), tokens: ids.clone(), attention };
+        let gen = Generator { cache, tokens: ids, logits, sampler, stream: Utf8Stream::default(), opts, finished: None };
+        Ok((gen, prompt))
+    }
+
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    pub fn finished(&self) -> Option<&str> {
+        self.finished.as_deref()
+    }
+
+    /// The next-token distribution now, without choosing: for a reader who picks by hand.
+    pub fn candidates(&self, model: &Model, n: usize) -> Vec<Candidate> {
+        model.candidates(&self.logits, &softmax(&self.logits), n)
+    }
+
+    /// Samples the next token (or takes `forced`, a reader's choice) and runs it through the model.
+    pub fn step(&mut self, model: &Model, forced: Option<u32>) -> Result<Step> {
+        if let Some(reason) = &self.finished {
+            bail!("generation has ended ({reason}); start again with a new prompt");
+        }
+        let token = match forced {
+            Some(t) if t as usize >= self.logits.len() => bail!("token id {t} is outside the vocabulary"),
+            Some(t) => t,
+            None => self.sampler.sample(&self.logits)?,
+        };
+        let probs = softmax(&self.logits);
+        let entropy = -probs.iter().filter(|p| **p > 0.0).map(|p| p * p.ln()).sum::<f64>();
+        let me = self.logits[token as usize];
+        let rank = self.logits.iter().enumerate().filter(|(i, l)| **l > me || (**l == me && (*i as u32) < token)).count();
+        let top = model.candidates(&self.logits, &probs, self.opts.top_n);
+        let position = self.tokens.len();
+        self.tokens.push(token);
+        let mut attention = None;
+        let mut text = String::new();
+        if model.tokenizer.eos == Some(token) {
+            self.finished = Some("eos".into());
+        } else {
+            text = self.stream.push(model.tokenizer.token_bytes(token));
+            if self.cache.len() >= model.gpt.cfg.n_ctx {
+                self.finished = Some("context".into());
+            } else {
+                let out = model.gpt.forward(&[token], &mut self.cache, false, self.opts.attention)?;
+                self.logits = out.logits.flatten_all()?.to_vec1::<f32>()?;
+                if self.opts.attention {
+                    attention = Some(Attention::from_layers(&out.attention, position)?);
+                }
+            }
+        }
+        if self.finished.is_some() {
+            text += &self.stream.flush();
+        }
+        Ok(Step {
+            token,
+            text,
+            piece: model.tokenizer.piece(token),
+            prob: probs[token as usize],
+            rank,
+            entropy,
+            position,
+            top,
+            attention,
+            stop: self.finished.clone(),
+        })
+    }
+}
