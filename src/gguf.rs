@@ -318,7 +318,7 @@ impl<'a> Cursor<'a> {
         let n = self.u64(what)?;
         let need = (n as u128) * (min_item as u128);
         if need > self.remaining() as u128 {
-            bail!("corrupt GGUF header: {what} is {n}, which cannot fit in the {} bytes left", self.remaining());
+            bail!("truncated or corrupt GGUF header: {what} is {n}, which cannot fit in the {} bytes left", self.remaining());
         }
         Ok(n as usize)
     }
