@@ -1,5 +1,10 @@
 //! Bad input gives an error that names the problem, never a panic or a giant allocation.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use inside_gpt::gguf::{DType, Value, Writer};
 use inside_gpt::model::Weights;
 use inside_gpt::sampler::SamplerConfig;

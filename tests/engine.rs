@@ -1,6 +1,11 @@
 //! The engine against an independent reference, on models made here from a seed and written
 //! through the real exporter: logits, attention, KV cache, quantization, sampling, tokenizer.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use inside_gpt::gguf::DType;
 use inside_gpt::model::{Cache, Config, Weights};
 use inside_gpt::session::{GenerateOptions, Generator, Model};

@@ -1,0 +1,101 @@
+//! Every `wasm_bindgen` item, and the only place where errors become `JsError`.
+//!
+//! The worker (`www/worker.js`) owns the loop: it calls `start` once, then `step` once per token,
+//! yielding between steps so that a Stop message can arrive. Attention weights cross as
+//! `Float32Array`s, not as arrays of JS numbers.
+
+use crate::session::{Attention, GenerateOptions, Generator, Model};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn err(e: crate::Error) -> JsError {
+    JsError::new(&e.0)
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// A serialised value with its `attention` field (if any) replaced by one holding a Float32Array.
+fn with_attention<T: Serialize>(v: &T, attention: Option<Attention>) -> Result<JsValue, JsError> {
+    let obj = to_js(v)?;
+    if let Some(a) = attention {
+        let data = js_sys::Float32Array::from(a.data.as_slice());
+        let att = to_js(&Attention { data: Vec::new(), ..a })?;
+        js_sys::Reflect::set(&att, &"data".into(), &data).map_err(|_| JsError::new("cannot set attention data"))?;
+        js_sys::Reflect::set(&obj, &"attention".into(), &att).map_err(|_| JsError::new("cannot set attention"))?;
+    }
+    Ok(obj)
+}
+
+/// Checks the first bytes of a download (magic and version) before the rest arrives.
+#[wasm_bindgen(js_name = checkGgufPrefix)]
+pub fn check_gguf_prefix(bytes: &[u8]) -> Result<(), JsError> {
+    crate::gguf::check_prefix(bytes).map_err(err)
+}
+
+/// A loaded model and, between `start` and the end of generation, its generator.
+#[wasm_bindgen]
+pub struct Engine {
+    model: Model,
+    gen: Option<Generator>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Parses and loads a whole GGUF file.
+    #[wasm_bindgen(constructor)]
+    pub fn new(bytes: &[u8]) -> Result<Engine, JsError> {
+        Ok(Engine { model: Model::from_bytes(bytes).map_err(err)?, gen: None })
+    }
+
+    /// Hyper-parameters, parameter counts and bytes by tensor type.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        to_js(&self.model.info)
+    }
+
+    /// Token ids and their display pieces.
+    pub fn tokenize(&self, text: &str) -> Result<JsValue, JsError> {
+        let ids = self.model.tokenizer.encode(text).map_err(err)?;
+        let pieces: Vec<String> = ids.iter().map(|&i| self.model.tokenizer.piece(i)).collect();
+        to_js(&serde_json::json!({ "tokens": ids, "pieces": pieces }))
+    }
+
+    /// Runs the prompt; `options` is `{temperature, topK, topP, seed, topN, attention}` (any subset).
+    pub fn start(&mut self, prompt: &str, options: JsValue) -> Result<JsValue, JsError> {
+        self.gen = None;
+        let opts: GenerateOptions = if options.is_undefined() || options.is_null() {
+            GenerateOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))?
+        };
+        let (gen, mut prompt) = Generator::new(&self.model, prompt, opts).map_err(err)?;
+        self.gen = Some(gen);
+        let attention = prompt.attention.take();
+        with_attention(&prompt, attention)
+    }
+
+    /// One token: sampled, or `forced` (a reader's pick from the candidates).
+    pub fn step(&mut self, forced: Option<u32>) -> Result<JsValue, JsError> {
+        let gen = self.gen.as_mut().ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
+        let mut step = gen.step(&self.model, forced).map_err(err)?;
+        let attention = step.attention.take();
+        with_attention(&step, attention)
+    }
+
+    /// The current next-token distribution's top `n`, without choosing.
+    pub fn candidates(&self, n: usize) -> Result<JsValue, JsError> {
+        let gen = self.gen.as_ref().ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
+        to_js(&gen.candidates(&self.model, n))
+    }
+
+    /// Per-token log-probabilities, total and perplexity of `text`.
+    pub fn score(&self, text: &str) -> Result<JsValue, JsError> {
+        to_js(&self.model.score(text).map_err(err)?)
+    }
+}
