@@ -109,14 +109,19 @@ impl Sampler {
                 break;
             }
         }
+        // Walk the kept tokens in id order, not probability order: two nearly tied logits can swap
+        // places between platforms (native and wasm round differently), and in sorted order that
+        // swap alone would change which token a given draw picks.
+        let mut kept: Vec<(u32, f64)> = order[..n].iter().copied().zip(probs[..n].iter().copied()).collect();
+        kept.sort_by_key(|(id, _)| *id);
         let mut u = self.rng.next_f64() * mass;
-        for (i, p) in probs[..n].iter().enumerate() {
+        for (id, p) in &kept {
             if u < *p {
-                return Ok(order[i]);
+                return Ok(*id);
             }
             u -= p;
         }
-        Ok(order[n - 1])
+        Ok(kept[n - 1].0)
     }
 }
 

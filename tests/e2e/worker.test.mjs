@@ -1,0 +1,110 @@
+// The worker protocol in headless Chromium: a GGUF from the local server with progress events,
+// a token stream, Stop, and the same token ids as the native CLI for the same file, prompt and seed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { start, fixture, cli } from './harness.mjs';
+
+let h;
+// width 128 x 4 layers: slow enough in wasm that Stop lands mid-stream
+const model = fixture('synth-q8_0.gguf', '--type', 'Q8_0', '--seed', '3', '--std', '0.1', '--layers', '4', '--width', '128', '--ctx', '512', '--vocab', '400');
+
+before(async () => { h = await start(); await h.page.goto(`${h.origin}/index.html`); });
+after(async () => { await h?.close(); });
+
+/** Runs `commands` against a fresh worker in the page and returns every message it sent. */
+async function drive(commands, stopAfterTokens = 0) {
+  return h.page.evaluate(async ({ commands, stopAfterTokens }) => {
+    const { Command, Status } = await import('/www/protocol.js');
+    const w = new Worker('/www/worker.js', { type: 'module' });
+    const seen = [];
+    for (const cmd of commands) {
+      if (cmd.bytesText) cmd.bytes = new TextEncoder().encode(cmd.bytesText).buffer;
+      await new Promise((resolve) => {
+        let tokens = 0;
+        w.onmessage = ({ data }) => {
+          const copy = { ...data };
+          if (copy.attention) copy.attention = { ...copy.attention, data: Array.from(copy.attention.data) };
+          seen.push(copy);
+          if (data.status === Status.TOKEN && ++tokens === stopAfterTokens) w.postMessage({ command: Command.STOP });
+          if ([Status.LOADED, Status.DONE, Status.ERROR, Status.SCORED].includes(data.status)) resolve();
+        };
+        w.postMessage(cmd);
+      });
+    }
+    w.terminate();
+    return seen;
+  }, { commands, stopAfterTokens });
+}
+
+// the types whose kernels are bit-identical natively and in wasm
+const TYPES = ['F32', 'Q4_0'];
+const settings = { temperature: 0.9, topK: 50, topP: 0.95, seed: 1234, topN: 5 };
+const prompt = 'To be, or not to be: 언어 모델 😀';
+
+test('loads with progress events and streams tokens', async () => {
+  const msgs = await drive([
+    { command: 'load', id: 1, url: model.urlPath },
+    { command: 'generate', id: 2, prompt, options: settings, maxTokens: 40 },
+  ]);
+  const progress = msgs.filter((m) => m.status === 'progress');
+  assert.ok(progress.length >= 1, 'progress events');
+  const lastP = progress.at(-1);
+  assert.equal(lastP.loaded, lastP.total);
+  assert.ok(lastP.total > 100000);
+  const loaded = msgs.find((m) => m.status === 'loaded');
+  assert.ok(loaded, JSON.stringify(msgs.filter((m) => m.status === 'error')));
+  assert.equal(loaded.info.config.n_layer, 4);
+  const tokens = msgs.filter((m) => m.status === 'token');
+  assert.ok(tokens.length >= 20, `${tokens.length} tokens`);
+  assert.deepEqual(tokens.map((t) => t.position), tokens.map((_, i) => tokens[0].position + i));
+  const done = msgs.find((m) => m.status === 'done');
+  assert.equal(done.tokens, tokens.length);
+});
+
+for (const type of TYPES) {
+  test(`the browser and the native CLI give the same token ids (${type})`, async () => {
+    const f = fixture(`synth-${type}.gguf`, '--type', type, '--seed', '3', '--std', '0.1', '--layers', '4', '--width', '128', '--ctx', '512', '--vocab', '400');
+    const msgs = await drive([
+      { command: 'load', id: 1, url: f.urlPath },
+      { command: 'generate', id: 2, prompt, options: settings, maxTokens: 40 },
+    ]);
+    const native = JSON.parse(cli('generate', '--model', f.file, '--prompt', prompt, '--temperature', '0.9',
+      '--top-k', '50', '--top-p', '0.95', '--seed', '1234', '--max-tokens', '40', '--json'));
+    assert.deepEqual(msgs.find((m) => m.status === 'prompt').tokens, native.promptTokens);
+    const tokens = msgs.filter((m) => m.status === 'token');
+    assert.deepEqual(tokens.map((t) => t.token), native.tokens);
+    assert.equal(tokens.map((t) => t.text).join(''), native.text);
+  });
+}
+
+test('Stop ends generation within one token', async () => {
+  const msgs = await drive([
+    { command: 'load', id: 1, url: model.urlPath },
+    { command: 'generate', id: 2, prompt: 'Hello', options: { ...settings, seed: 5 }, maxTokens: 400 },
+  ], 5);
+  const tokens = msgs.filter((m) => m.status === 'token');
+  const done = msgs.find((m) => m.status === 'done');
+  assert.equal(done.reason, 'stopped');
+  assert.ok(tokens.length >= 5 && tokens.length <= 6, `${tokens.length} tokens after Stop at 5`);
+  assert.equal(msgs.at(-1).status, 'done', 'nothing after done');
+});
+
+test('a bad file, a non-GGUF URL and a 404 are clear errors and keep the loaded model', async () => {
+  const msgs = await drive([
+    { command: 'load', id: 1, url: model.urlPath },
+    { command: 'load', id: 2, url: '/index.html' },
+    { command: 'load', id: 3, url: '/no/such/model.gguf' },
+    { command: 'load', id: 4, bytesText: 'GGUF\x03\0\0\0garbage' },
+    { command: 'generate', id: 5, prompt: '', options: settings, maxTokens: 5 },
+    { command: 'generate', id: 6, prompt: 'Hi', options: { ...settings, temperature: NaN }, maxTokens: 5 },
+    { command: 'generate', id: 7, prompt: 'Hi', options: settings, maxTokens: 3 },
+  ]);
+  const err = (id) => msgs.find((m) => m.id === id && m.status === 'error')?.message ?? '';
+  assert.match(err(2), /HTML/);
+  assert.match(err(3), /404/);
+  assert.match(err(4), /truncated|corrupt/);
+  assert.match(err(5), /empty/);
+  assert.match(err(6), /temperature/);
+  assert.equal(msgs.filter((m) => m.id === 7 && m.status === 'token').length, 3, 'the first model still works');
+  assert.deepEqual(h.foreign, [], 'no request left the origin');
+});

@@ -1,0 +1,127 @@
+// The model's worker: loads a GGUF (streamed, with progress, cached), owns the generation loop,
+// and yields between tokens so that a Stop message is handled within one token.
+import init, { Engine, checkGgufPrefix } from './pkg/inside_gpt.js';
+import { Command, Status, CACHE_NAME } from './protocol.js';
+
+const ready = init();
+/** @type {Engine|null} */
+let engine = null;
+let running = false;
+let stopRequested = false;
+
+const post = (msg, transfer) => self.postMessage(msg, transfer || []);
+
+// A macrotask without setTimeout's clamping: lets queued messages (Stop) run between tokens.
+const channel = new MessageChannel();
+const waiting = [];
+channel.port1.onmessage = () => waiting.shift()?.();
+const yieldToMessages = () => new Promise((resolve) => { waiting.push(resolve); channel.port2.postMessage(null); });
+
+async function openCache() {
+  try { return await caches.open(CACHE_NAME); } catch { return null; } // no Cache API here: carry on
+}
+
+/** Reads a response body into one buffer, checking the header as soon as 8 bytes are in. */
+async function readBody(response, id) {
+  const total = Number(response.headers.get('content-length')) || 0;
+  const reader = response.body.getReader();
+  let buf = new Uint8Array(total || 1 << 20);
+  let loaded = 0;
+  let checked = false;
+  let lastPost = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > buf.length) {
+      const bigger = new Uint8Array(Math.max(buf.length * 2, loaded + value.length));
+      bigger.set(buf.subarray(0, loaded));
+      buf = bigger;
+    }
+    buf.set(value, loaded);
+    loaded += value.length;
+    if (!checked && loaded >= 8) {
+      try { checkGgufPrefix(buf.subarray(0, 8)); } catch (e) { reader.cancel(); throw e; }
+      checked = true;
+    }
+    const now = performance.now();
+    if (now - lastPost > 50) { post({ status: Status.PROGRESS, id, loaded, total }); lastPost = now; }
+  }
+  post({ status: Status.PROGRESS, id, loaded, total: total || loaded });
+  return buf.subarray(0, loaded);
+}
+
+async function fetchModel(url, id) {
+  const cache = await openCache();
+  const key = new URL(url, self.location.href).href;
+  if (cache) {
+    try {
+      const hit = await cache.match(key);
+      if (hit) return { bytes: await readBody(hit, id), source: 'cache' };
+    } catch { /* a broken cache entry: fetch again */ }
+  }
+  let response;
+  try { response = await fetch(key); } catch (e) { throw new Error(`cannot fetch ${url}: ${e.message}`); }
+  if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status} ${response.statusText}`);
+  const bytes = await readBody(response, id);
+  if (cache) {
+    try { await cache.put(key, new Response(bytes.slice())); } catch { /* quota or private mode */ }
+  }
+  return { bytes, source: 'network' };
+}
+
+async function load(msg) {
+  await ready;
+  const t0 = performance.now();
+  const { bytes, source } = msg.bytes
+    ? { bytes: new Uint8Array(msg.bytes), source: 'file' }
+    : await fetchModel(msg.url, msg.id);
+  if (msg.bytes) checkGgufPrefix(bytes.subarray(0, 8));
+  const next = new Engine(bytes); // throws on a bad file: the previous engine stays
+  engine?.free();
+  engine = next;
+  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source, seconds: (performance.now() - t0) / 1000 });
+}
+
+async function generate(msg) {
+  if (!engine) throw new Error('no model loaded yet');
+  if (running) throw new Error('a generation is already running: stop it first');
+  running = true;
+  stopRequested = false;
+  try {
+    const prompt = engine.start(msg.prompt, msg.options || {});
+    post({ status: Status.PROMPT, id: msg.id, ...prompt });
+    const maxTokens = msg.maxTokens ?? 100;
+    const t0 = performance.now();
+    let n = 0;
+    let reason = 'maxTokens';
+    while (n < maxTokens) {
+      await yieldToMessages();
+      if (stopRequested) { reason = 'stopped'; break; }
+      const step = engine.step();
+      n += 1;
+      const tokensSec = n / ((performance.now() - t0) / 1000);
+      post({ status: Status.TOKEN, id: msg.id, ...step, tokensSec });
+      if (step.stop) { reason = step.stop; break; }
+    }
+    post({ status: Status.DONE, id: msg.id, reason, tokens: n, tokensSec: n / ((performance.now() - t0) / 1000) });
+  } finally {
+    running = false;
+  }
+}
+
+self.onmessage = async ({ data: msg }) => {
+  try {
+    switch (msg.command) {
+      case Command.LOAD: await load(msg); break;
+      case Command.GENERATE: await generate(msg); break;
+      case Command.STOP: stopRequested = true; break;
+      case Command.SCORE:
+        if (!engine) throw new Error('no model loaded yet');
+        post({ status: Status.SCORED, id: msg.id, ...engine.score(msg.text) });
+        break;
+      default: throw new Error(`unknown command ${JSON.stringify(msg.command)}`);
+    }
+  } catch (e) {
+    post({ status: Status.ERROR, id: msg.id, command: msg.command, message: e?.message ?? String(e) });
+  }
+};
