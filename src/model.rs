@@ -9,6 +9,7 @@ use crate::gguf::{dequantize, DType, Gguf, TensorInfo};
 use crate::{bail, Error, Result};
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul};
 use candle_core::{Device, Module, Tensor};
+use std::collections::HashMap;
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -105,43 +106,57 @@ impl Config {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-/// Finds tensors by name, checks their shapes (given in ggml order) and builds candle tensors.
+/// Where weights come from: a GGUF file (inference), or named f32 tensors (training, whose
+/// tensors are candle `Var`s so that gradients reach them).
+enum Source<'a> {
+    File { g: &'a Gguf, bytes: &'a [u8] },
+    Tensors(&'a HashMap<String, Tensor>),
+}
+
+/// Finds tensors by name, checks their shapes (given in ggml order) and builds layers.
 struct Loader<'a> {
-    g: &'a Gguf,
-    bytes: &'a [u8],
+    src: Source<'a>,
 }
 
 impl<'a> Loader<'a> {
-    fn info(&self, name: &str, dims: &[usize]) -> Result<&'a TensorInfo> {
-        let t = self.g.tensor(name).ok_or_else(|| Error(format!("missing tensor {name}")))?;
+    fn info(g: &'a Gguf, name: &str, dims: &[usize]) -> Result<&'a TensorInfo> {
+        let t = g.tensor(name).ok_or_else(|| Error(format!("missing tensor {name}")))?;
         if t.dims != dims {
             bail!("tensor {name} has shape {:?}, expected {dims:?}", t.dims);
         }
         Ok(t)
     }
-    fn raw(&self, t: &TensorInfo) -> &'a [u8] {
-        &self.bytes[t.start..t.start + t.len]
+    fn tensor(map: &HashMap<String, Tensor>, name: &str, dims: &[usize]) -> Result<Tensor> {
+        let t = map.get(name).ok_or_else(|| Error(format!("missing tensor {name}")))?;
+        let want: Vec<usize> = dims.iter().rev().copied().collect();
+        if t.dims() != want.as_slice() {
+            bail!("tensor {name} has shape {:?}, expected {want:?}", t.dims());
+        }
+        Ok(t.clone())
     }
-    /// Any tensor, dequantized to f32, candle shape = reversed ggml dims.
-    fn f32(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
-        let t = self.info(name, dims)?;
-        let mut v = Vec::with_capacity(t.elements());
-        dequantize(self.raw(t), t.dtype, &mut v);
-        let shape: Vec<usize> = dims.iter().rev().copied().collect();
-        Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
+    /// Any tensor as f32, candle shape = reversed ggml dims.
+    fn dense(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
+        match &self.src {
+            Source::Tensors(map) => Self::tensor(map, name, dims),
+            Source::File { g, bytes } => {
+                let t = Self::info(g, name, dims)?;
+                let mut v = Vec::with_capacity(t.elements());
+                dequantize(&bytes[t.start..t.start + t.len], t.dtype, &mut v);
+                let shape: Vec<usize> = dims.iter().rev().copied().collect();
+                Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
+            }
+        }
     }
     /// A weight matrix stored [in, out] (ggml order) used as y = x W^T.
-    fn matrix(&self, t: &TensorInfo) -> Result<QMatMul> {
+    fn matrix(&self, name: &str, dims: &[usize]) -> Result<QMatMul> {
+        let Source::File { g, bytes } = &self.src else { return Ok(QMatMul::Tensor(self.dense(name, dims)?)) };
+        let t = Self::info(g, name, dims)?;
+        let raw = &bytes[t.start..t.start + t.len];
         let shape = vec![t.dims[1], t.dims[0]];
         Ok(match t.dtype {
-            DType::F32 | DType::F16 => {
-                let mut v = Vec::with_capacity(t.elements());
-                dequantize(self.raw(t), t.dtype, &mut v);
-                QMatMul::Tensor(Tensor::from_vec(v, shape, &Device::Cpu)?)
-            }
+            DType::F32 | DType::F16 => QMatMul::Tensor(self.dense(name, dims)?),
             DType::Q8_0 | DType::Q4_0 => {
-                // candle reads blocks in place: give it 2-byte-aligned memory
-                let raw = self.raw(t);
+                // candle reads blocks in place: give it 4-byte-aligned memory
                 let q = if raw.as_ptr() as usize % 4 == 0 {
                     qtensor_from_ggml(t.dtype.candle(), raw, shape, &Device::Cpu)?
                 } else {
@@ -154,17 +169,25 @@ impl<'a> Loader<'a> {
             }
         })
     }
+    fn embedding(&self, name: &str, dims: &[usize]) -> Result<TokenEmbedding> {
+        Ok(match &self.src {
+            Source::Tensors(_) => TokenEmbedding::Dense(self.dense(name, dims)?),
+            Source::File { g, bytes } => {
+                let t = Self::info(g, name, dims)?;
+                TokenEmbedding::Packed { dtype: t.dtype, data: bytes[t.start..t.start + t.len].to_vec(), n_embd: dims[0] }
+            }
+        })
+    }
     fn linear(&self, prefix: &str, n_in: usize, n_out: usize) -> Result<Linear> {
-        let w = self.info(&format!("{prefix}.weight"), &[n_in, n_out])?;
-        Ok(Linear { w: self.matrix(w)?, b: self.f32(&format!("{prefix}.bias"), &[n_out])? })
+        Ok(Linear { w: self.matrix(&format!("{prefix}.weight"), &[n_in, n_out])?, b: self.dense(&format!("{prefix}.bias"), &[n_out])? })
     }
     fn layer_norm(&self, prefix: &str, n: usize, eps: f64) -> Result<LayerNorm> {
-        Ok(LayerNorm { w: self.f32(&format!("{prefix}.weight"), &[n])?, b: self.f32(&format!("{prefix}.bias"), &[n])?, eps })
+        Ok(LayerNorm { w: self.dense(&format!("{prefix}.weight"), &[n])?, b: self.dense(&format!("{prefix}.bias"), &[n])?, eps })
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layers
+// Layers (x is (B, T, C); inference runs B = 1)
 
 struct LayerNorm {
     w: Tensor,
@@ -174,7 +197,9 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32)?) // (T, C)
+        // candle's fused kernel has no backward pass: training takes the composed one
+        let f = if x.track_op() { candle_nn::ops::layer_norm_slow } else { candle_nn::ops::layer_norm };
+        Ok(f(x, &self.w, &self.b, self.eps as f32)?) // (B, T, C)
     }
 }
 
@@ -187,8 +212,19 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.w.forward(x)?.broadcast_add(&self.b)?) // (T, out)
+        Ok(matmul_t(&self.w, x)?.broadcast_add(&self.b)?) // (B, T, out)
     }
+}
+
+/// x (..., in) times W^T for W (out, in), as one 2-D product over all leading positions: a
+/// batched product with a broadcast weight would also make B copies of the weight's gradient.
+fn matmul_t(w: &QMatMul, x: &Tensor) -> Result<Tensor> {
+    let mut dims = x.dims().to_vec();
+    let n_in = dims.pop().unwrap_or(1);
+    let rows: usize = dims.iter().product();
+    let y = w.forward(&x.reshape((rows, n_in))?)?; // (rows, out)
+    dims.push(y.dim(1)?);
+    Ok(y.reshape(dims)?)
 }
 
 struct CausalSelfAttention {
@@ -198,30 +234,34 @@ struct CausalSelfAttention {
 }
 
 impl CausalSelfAttention {
-    /// x: (T, C) at positions pos0..pos0+T; returns (T, C) and the attention weights (nh, T, pos0+T).
-    fn forward(&self, x: &Tensor, kv: &mut Option<(Tensor, Tensor)>, pos0: usize) -> Result<(Tensor, Tensor)> {
-        let (t, c) = x.dims2()?;
+    /// x: (B, T, C) at positions pos0..pos0+T, after the keys/values in `kv` (if any);
+    /// returns (B, T, C) and the attention weights (B, nh, T, pos0+T).
+    fn forward(&self, x: &Tensor, kv: Option<&mut Option<(Tensor, Tensor)>>, pos0: usize) -> Result<(Tensor, Tensor)> {
+        let (b, t, c) = x.dims3()?;
         let (nh, hs) = (self.n_head, c / self.n_head);
-        let qkv = self.c_attn.forward(x)?; // (T, 3C)
+        let qkv = self.c_attn.forward(x)?; // (B, T, 3C)
         let heads = |i: usize| -> Result<Tensor> {
-            Ok(qkv.narrow(1, i * c, c)?.reshape((t, nh, hs))?.transpose(0, 1)?.contiguous()?) // (nh, T, hs)
+            Ok(qkv.narrow(2, i * c, c)?.reshape((b, t, nh, hs))?.transpose(1, 2)?.contiguous()?) // (B, nh, T, hs)
         };
         let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
-        if let Some((pk, pv)) = kv.as_ref() {
-            k = Tensor::cat(&[pk, &k], 1)?; // (nh, Tk, hs)
-            v = Tensor::cat(&[pv, &v], 1)?;
+        if let Some(kv) = kv {
+            if let Some((pk, pv)) = kv.as_ref() {
+                k = Tensor::cat(&[pk, &k], 2)?; // (B, nh, Tk, hs)
+                v = Tensor::cat(&[pv, &v], 2)?;
+            }
+            *kv = Some((k.clone(), v.clone()));
         }
-        *kv = Some((k.clone(), v.clone()));
         let tk = pos0 + t;
-        let mut att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?; // (nh, T, Tk)
+        let mut att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?; // (B, nh, T, Tk)
         if t > 1 {
             let mask: Vec<f32> =
                 (0..t).flat_map(|i| (0..tk).map(move |j| if j > pos0 + i { f32::NEG_INFINITY } else { 0.0 })).collect();
             att = att.broadcast_add(&Tensor::from_vec(mask, (t, tk), &Device::Cpu)?)?;
         }
-        let att = candle_nn::ops::softmax_last_dim(&att)?; // (nh, T, Tk)
-        let y = att.matmul(&v)?; // (nh, T, hs)
-        let y = y.transpose(0, 1)?.reshape((t, c))?; // (T, C)
+        // candle's fused softmax has no backward pass: training takes the composed one
+        let att = if att.track_op() { candle_nn::ops::softmax(&att, candle_core::D::Minus1)? } else { candle_nn::ops::softmax_last_dim(&att)? };
+        let y = att.matmul(&v)?; // (B, nh, T, hs)
+        let y = y.transpose(1, 2)?.reshape((b, t, c))?; // (B, T, C)
         Ok((self.c_proj.forward(&y)?, att))
     }
 }
@@ -233,7 +273,55 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.c_proj.forward(&self.c_fc.forward(x)?.gelu()?) // gelu() is the tanh approximation
+        let h = self.c_fc.forward(x)?; // (B, T, 4C)
+        // both are GELU's tanh approximation; candle's backward is slow, so training takes ours
+        let h = if h.track_op() { h.apply_op1(GeluTanh)? } else { h.gelu()? };
+        self.c_proj.forward(&h)
+    }
+}
+
+/// GELU, tanh approximation, with a one-pass derivative for training:
+/// y = x/2 (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3)
+/// dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+struct GeluTanh;
+/// Its derivative, applied elementwise.
+struct GeluTanhGrad;
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+
+fn contiguous_f32<'a>(s: &'a candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (candle_core::CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("gelu-tanh needs a contiguous f32 tensor"),
+    }
+}
+
+impl candle_core::CustomOp1 for GeluTanh {
+    fn name(&self) -> &'static str {
+        "gelu-tanh"
+    }
+    fn cpu_fwd(&self, s: &candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let y = contiguous_f32(s, l)?.iter().map(|&x| 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())).collect();
+        Ok((candle_core::CpuStorage::F32(y), l.shape().clone()))
+    }
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.mul(&arg.contiguous()?.apply_op1_no_bwd(&GeluTanhGrad)?)?))
+    }
+}
+
+impl candle_core::CustomOp1 for GeluTanhGrad {
+    fn name(&self) -> &'static str {
+        "gelu-tanh-grad"
+    }
+    fn cpu_fwd(&self, s: &candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let d = contiguous_f32(s, l)?
+            .iter()
+            .map(|&x| {
+                let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
+                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
+            })
+            .collect();
+        Ok((candle_core::CpuStorage::F32(d), l.shape().clone()))
     }
 }
 
@@ -244,25 +332,29 @@ struct Block {
     mlp: Mlp,
 }
 
-/// The token embedding stays in its file encoding; rows are decoded on lookup.
-struct TokenEmbedding {
-    dtype: DType,
-    data: Vec<u8>,
-    n_embd: usize,
+enum TokenEmbedding {
+    /// kept in its file encoding; rows are decoded on lookup
+    Packed { dtype: DType, data: Vec<u8>, n_embd: usize },
+    /// (V, C), trainable
+    Dense(Tensor),
 }
 
 impl TokenEmbedding {
-    fn rows(&self, ids: &[u32]) -> Result<Tensor> {
-        let row_bytes = self.dtype.bytes_for(self.n_embd);
-        let mut v = Vec::with_capacity(ids.len() * self.n_embd);
-        for &id in ids {
-            let start = id as usize * row_bytes;
-            if start + row_bytes > self.data.len() {
-                bail!("token id {id} is outside the vocabulary");
+    /// ids (B, T) -> (B, T, C)
+    fn rows(&self, ids: &Tensor) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        match self {
+            TokenEmbedding::Dense(w) => Ok(w.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, ()))?),
+            TokenEmbedding::Packed { dtype, data, n_embd } => {
+                let row_bytes = dtype.bytes_for(*n_embd);
+                let mut v = Vec::with_capacity(b * t * n_embd);
+                for id in ids.flatten_all()?.to_vec1::<u32>()? {
+                    let start = id as usize * row_bytes;
+                    dequantize(&data[start..start + row_bytes], *dtype, &mut v);
+                }
+                Ok(Tensor::from_vec(v, (b, t, *n_embd), &Device::Cpu)?)
             }
-            dequantize(&self.data[start..start + row_bytes], self.dtype, &mut v);
         }
-        Ok(Tensor::from_vec(v, (ids.len(), self.n_embd), &Device::Cpu)?) // (T, C)
     }
 }
 
@@ -309,13 +401,20 @@ pub struct Gpt2 {
 }
 
 impl Gpt2 {
+    /// Loads a GGUF file in llama.cpp's `gpt2` layout.
     pub fn load(g: &Gguf, bytes: &[u8]) -> Result<Self> {
-        let cfg = Config::from_gguf(g)?;
-        let l = Loader { g, bytes };
+        Self::build(Config::from_gguf(g)?, Loader { src: Source::File { g, bytes } })
+    }
+
+    /// Builds the model over named f32 tensors (candle shapes; `Var`s when training).
+    pub fn from_tensors(cfg: &Config, tensors: &HashMap<String, Tensor>) -> Result<Self> {
+        Self::build(cfg.clone(), Loader { src: Source::Tensors(tensors) })
+    }
+
+    fn build(cfg: Config, l: Loader) -> Result<Self> {
         let (e, f) = (cfg.n_embd, cfg.n_ff);
-        let wte_info = l.info("token_embd.weight", &[e, cfg.n_vocab])?;
-        let wte = TokenEmbedding { dtype: wte_info.dtype, data: l.raw(wte_info).to_vec(), n_embd: e };
-        let wpe = l.f32("position_embd.weight", &[e, cfg.n_ctx])?;
+        let wte = l.embedding("token_embd.weight", &[e, cfg.n_vocab])?;
+        let wpe = l.dense("position_embd.weight", &[e, cfg.n_ctx])?;
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
             let p = format!("blk.{i}");
@@ -331,39 +430,58 @@ impl Gpt2 {
             });
         }
         let ln_f = l.layer_norm("output_norm", e, cfg.eps)?;
-        let lm_head = match cfg.tied_head {
-            true => l.matrix(wte_info)?,
-            false => l.matrix(l.info("output.weight", &[e, cfg.n_vocab])?)?,
-        };
+        let head = if cfg.tied_head { "token_embd.weight" } else { "output.weight" };
+        let lm_head = l.matrix(head, &[e, cfg.n_vocab])?;
         Ok(Gpt2 { cfg, wte, wpe, blocks, ln_f, lm_head })
     }
 
-    /// Runs `ids` at the positions after those in `cache`, appending their keys and values.
-    pub fn forward(&self, ids: &[u32], cache: &mut Cache, all_logits: bool, want_attention: bool) -> Result<Forward> {
-        let (t, pos0) = (ids.len(), cache.len);
-        if t == 0 {
-            bail!("no tokens to run");
-        }
-        if pos0 + t > self.cfg.n_ctx {
-            bail!("{} tokens exceed the context length of {}", pos0 + t, self.cfg.n_ctx);
-        }
-        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.cfg.n_vocab) {
-            bail!("token id {bad} is outside the vocabulary of {}", self.cfg.n_vocab);
-        }
-        let mut x = self.wte.rows(ids)?.add(&self.wpe.narrow(0, pos0, t)?)?; // (T, C)
+    /// The decoder stack on ids (B, T) at positions pos0.., with the cache when given;
+    /// returns the final hidden states (B, T, C) and, if asked, attention per layer.
+    fn run(&self, ids: &Tensor, mut cache: Option<&mut Cache>, want_attention: bool) -> Result<(Tensor, Vec<Tensor>)> {
+        let t = ids.dim(1)?;
+        let pos0 = cache.as_ref().map_or(0, |c| c.len);
+        let mut x = self.wte.rows(ids)?.broadcast_add(&self.wpe.narrow(0, pos0, t)?)?; // (B, T, C)
         let mut attention = Vec::new();
-        for (block, kv) in self.blocks.iter().zip(cache.kv.iter_mut()) {
+        for (i, block) in self.blocks.iter().enumerate() {
+            let kv = cache.as_mut().map(|c| &mut c.kv[i]);
             let (a, att) = block.attn.forward(&block.ln_1.forward(&x)?, kv, pos0)?;
             x = (x + a)?;
-            x = (&x + block.mlp.forward(&block.ln_2.forward(&x)?)?)?; // (T, C)
+            x = (&x + block.mlp.forward(&block.ln_2.forward(&x)?)?)?; // (B, T, C)
             if want_attention {
                 attention.push(att);
             }
         }
-        cache.len += t;
+        if let Some(c) = cache {
+            c.len += t;
+        }
+        Ok((x, attention))
+    }
+
+    /// Runs `ids` at the positions after those in `cache`, appending their keys and values.
+    pub fn forward(&self, ids: &[u32], cache: &mut Cache, all_logits: bool, want_attention: bool) -> Result<Forward> {
+        let t = ids.len();
+        if t == 0 {
+            bail!("no tokens to run");
+        }
+        if cache.len + t > self.cfg.n_ctx {
+            bail!("{} tokens exceed the context length of {}", cache.len + t, self.cfg.n_ctx);
+        }
+        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.cfg.n_vocab) {
+            bail!("token id {bad} is outside the vocabulary of {}", self.cfg.n_vocab);
+        }
+        let ids = Tensor::from_slice(ids, (1, t), &Device::Cpu)?;
+        let (x, attention) = self.run(&ids, Some(cache), want_attention)?;
+        let x = x.squeeze(0)?; // (T, C)
         let x = if all_logits { x } else { x.narrow(0, t - 1, 1)? };
         let logits = self.lm_head.forward(&self.ln_f.forward(&x)?)?; // (T_out, V)
+        let attention = attention.into_iter().map(|a| a.squeeze(0)).collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Forward { logits, attention })
+    }
+
+    /// Training forward: ids (B, T) from position 0, no cache; logits (B, T, V).
+    pub fn forward_train(&self, ids: &Tensor) -> Result<Tensor> {
+        let (x, _) = self.run(ids, None, false)?;
+        matmul_t(&self.lm_head, &self.ln_f.forward(&x)?) // (B, T, V)
     }
 }
 
@@ -429,12 +547,18 @@ impl Weights {
     /// Writes a GGUF as llama.cpp lays out `gpt2`: matrices in `dtype`, vectors and the position
     /// embedding in F32, the tokenizer embedded.
     pub fn to_gguf(&self, tokenizer: &crate::tokenizer::Tokenizer, dtype: DType, name: &str) -> Result<Vec<u8>> {
-        use crate::gguf::{Value, Writer};
+        let mut w = crate::gguf::Writer::new();
+        self.write_into(&mut w, tokenizer, dtype, name)?;
+        Ok(w.to_bytes())
+    }
+
+    /// The metadata, tokenizer and tensors of `to_gguf`, into a writer that may take more.
+    pub fn write_into(&self, w: &mut crate::gguf::Writer, tokenizer: &crate::tokenizer::Tokenizer, dtype: DType, name: &str) -> Result<()> {
+        use crate::gguf::Value;
         let c = &self.cfg;
         if tokenizer.vocab_size() != c.n_vocab {
             bail!("tokenizer has {} tokens but the model's vocabulary is {}", tokenizer.vocab_size(), c.n_vocab);
         }
-        let mut w = Writer::new();
         w.meta("general.architecture", Value::String("gpt2".into()))
             .meta("general.name", Value::String(name.into()))
             .meta("general.file_type", Value::U32(dtype.file_type()))
@@ -447,12 +571,12 @@ impl Weights {
         if matches!(dtype, DType::Q8_0 | DType::Q4_0) {
             w.meta("general.quantization_version", Value::U32(2));
         }
-        tokenizer.write_gguf(&mut w);
+        tokenizer.write_gguf(w);
         for (tname, dims) in Self::layout(c) {
             let v = self.get(&tname).ok_or_else(|| Error(format!("missing tensor {tname}")))?;
             let t = if dims.len() == 2 && tname != "position_embd.weight" { dtype } else { DType::F32 };
             w.tensor(&tname, &dims, t, v)?;
         }
-        Ok(w.to_bytes())
+        Ok(())
     }
 }
