@@ -89,15 +89,6 @@ impl DType {
             DType::Q8_0 => 2 + 32,
         }
     }
-    pub fn candle(self) -> candle_core::quantized::GgmlDType {
-        use candle_core::quantized::GgmlDType as G;
-        match self {
-            DType::F32 => G::F32,
-            DType::F16 => G::F16,
-            DType::Q4_0 => G::Q4_0,
-            DType::Q8_0 => G::Q8_0,
-        }
-    }
     /// Bytes taken by `n` elements (`n` must be a multiple of the block length).
     pub fn bytes_for(self, n: usize) -> usize {
         n / self.block_len() * self.block_bytes()

@@ -2,13 +2,13 @@
 //!
 //! Pre-LayerNorm blocks, fused QKV with bias, causal multi-head attention scaled by 1/sqrt(head_dim),
 //! 4x MLP with tanh-GELU, final LayerNorm, LM head tied to the token embedding unless the file
-//! carries `output.weight`. Every matrix is a `QMatMul`: quantization swaps the layer type, not
-//! the model. Tensors are (T, C) for one sequence; shapes are noted on each line.
+//! carries `output.weight`. Every matrix is a `Matrix`, dense (candle) or quantized blocks (our
+//! kernels): quantization swaps the layer type, not the model. Tensors are (T, C) for one sequence; shapes are noted on each line.
 
 use crate::gguf::{dequantize, DType, Gguf, TensorInfo};
 use crate::{bail, Error, Result};
-use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul};
-use candle_core::{Device, Module, Tensor};
+use crate::kernels::QMatrix;
+use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 
 // ---------------------------------------------------------------------------------------------
@@ -148,34 +148,19 @@ impl<'a> Loader<'a> {
         }
     }
     /// A weight matrix stored [in, out] (ggml order) used as y = x W^T.
-    fn matrix(&self, name: &str, dims: &[usize]) -> Result<QMatMul> {
-        let Source::File { g, bytes } = &self.src else { return Ok(QMatMul::Tensor(self.dense(name, dims)?)) };
-        let t = Self::info(g, name, dims)?;
-        let raw = &bytes[t.start..t.start + t.len];
-        let shape = vec![t.dims[1], t.dims[0]];
-        Ok(match t.dtype {
-            DType::F32 | DType::F16 => QMatMul::Tensor(self.dense(name, dims)?),
-            DType::Q8_0 | DType::Q4_0 => {
-                // candle reads blocks in place: give it 4-byte-aligned memory
-                let q = if raw.as_ptr() as usize % 4 == 0 {
-                    qtensor_from_ggml(t.dtype.candle(), raw, shape, &Device::Cpu)?
-                } else {
-                    let mut words = vec![0u32; raw.len().div_ceil(4)];
-                    let buf = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, raw.len()) };
-                    buf.copy_from_slice(raw);
-                    qtensor_from_ggml(t.dtype.candle(), buf, shape, &Device::Cpu)?
-                };
-                QMatMul::from_qtensor(q)?
+    fn matrix(&self, name: &str, dims: &[usize]) -> Result<Matrix> {
+        if let Source::File { g, bytes } = &self.src {
+            let t = Self::info(g, name, dims)?;
+            if matches!(t.dtype, DType::Q8_0 | DType::Q4_0) {
+                return Ok(Matrix::Quant(QMatrix::new(t.dtype, dims[1], dims[0], &bytes[t.start..t.start + t.len])?));
             }
-        })
+        }
+        Ok(Matrix::Dense(self.dense(name, dims)?))
     }
     fn embedding(&self, name: &str, dims: &[usize]) -> Result<TokenEmbedding> {
-        Ok(match &self.src {
-            Source::Tensors(_) => TokenEmbedding::Dense(self.dense(name, dims)?),
-            Source::File { g, bytes } => {
-                let t = Self::info(g, name, dims)?;
-                TokenEmbedding::Packed { dtype: t.dtype, data: bytes[t.start..t.start + t.len].to_vec(), n_embd: dims[0] }
-            }
+        Ok(match self.matrix(name, dims)? {
+            Matrix::Dense(t) => TokenEmbedding::Dense(t),
+            Matrix::Quant(q) => TokenEmbedding::Packed(q),
         })
     }
     fn linear(&self, prefix: &str, n_in: usize, n_out: usize) -> Result<Linear> {
@@ -203,28 +188,44 @@ impl LayerNorm {
     }
 }
 
+/// A weight matrix (out, in): dense f32 through candle (trainable), or quantized blocks
+/// through our kernels.
+enum Matrix {
+    Dense(Tensor),
+    Quant(QMatrix),
+}
+
+impl Matrix {
+    /// x (..., in) times W^T, as one 2-D product over all leading positions: a batched product
+    /// with a broadcast weight would also make B copies of the weight's gradient.
+    fn matmul_t(&self, x: &Tensor) -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        let n_in = dims.pop().unwrap_or(1);
+        let rows: usize = dims.iter().product();
+        let x = x.reshape((rows, n_in))?;
+        let y = match self {
+            Matrix::Dense(w) => x.matmul(&w.t()?)?, // (rows, out)
+            Matrix::Quant(q) => {
+                let y = q.matmul(&x.flatten_all()?.to_vec1::<f32>()?, rows);
+                Tensor::from_vec(y, (rows, q.rows), &Device::Cpu)?
+            }
+        };
+        dims.push(y.dim(1)?);
+        Ok(y.reshape(dims)?)
+    }
+}
+
 struct Linear {
     /// (out, in)
-    w: QMatMul,
+    w: Matrix,
     /// (out,)
     b: Tensor,
 }
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(matmul_t(&self.w, x)?.broadcast_add(&self.b)?) // (B, T, out)
+        Ok(self.w.matmul_t(x)?.broadcast_add(&self.b)?) // (B, T, out)
     }
-}
-
-/// x (..., in) times W^T for W (out, in), as one 2-D product over all leading positions: a
-/// batched product with a broadcast weight would also make B copies of the weight's gradient.
-fn matmul_t(w: &QMatMul, x: &Tensor) -> Result<Tensor> {
-    let mut dims = x.dims().to_vec();
-    let n_in = dims.pop().unwrap_or(1);
-    let rows: usize = dims.iter().product();
-    let y = w.forward(&x.reshape((rows, n_in))?)?; // (rows, out)
-    dims.push(y.dim(1)?);
-    Ok(y.reshape(dims)?)
 }
 
 struct CausalSelfAttention {
@@ -333,8 +334,8 @@ struct Block {
 }
 
 enum TokenEmbedding {
-    /// kept in its file encoding; rows are decoded on lookup
-    Packed { dtype: DType, data: Vec<u8>, n_embd: usize },
+    /// quantized rows, decoded on lookup
+    Packed(QMatrix),
     /// (V, C), trainable
     Dense(Tensor),
 }
@@ -345,14 +346,12 @@ impl TokenEmbedding {
         let (b, t) = ids.dims2()?;
         match self {
             TokenEmbedding::Dense(w) => Ok(w.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, ()))?),
-            TokenEmbedding::Packed { dtype, data, n_embd } => {
-                let row_bytes = dtype.bytes_for(*n_embd);
-                let mut v = Vec::with_capacity(b * t * n_embd);
+            TokenEmbedding::Packed(q) => {
+                let mut v = Vec::with_capacity(b * t * q.cols);
                 for id in ids.flatten_all()?.to_vec1::<u32>()? {
-                    let start = id as usize * row_bytes;
-                    dequantize(&data[start..start + row_bytes], *dtype, &mut v);
+                    q.dequantize_row(id as usize, &mut v);
                 }
-                Ok(Tensor::from_vec(v, (b, t, *n_embd), &Device::Cpu)?)
+                Ok(Tensor::from_vec(v, (b, t, q.cols), &Device::Cpu)?)
             }
         }
     }
@@ -397,7 +396,7 @@ pub struct Gpt2 {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     /// (V, C)
-    lm_head: QMatMul,
+    lm_head: Matrix,
 }
 
 impl Gpt2 {
@@ -431,7 +430,12 @@ impl Gpt2 {
         }
         let ln_f = l.layer_norm("output_norm", e, cfg.eps)?;
         let head = if cfg.tied_head { "token_embd.weight" } else { "output.weight" };
-        let lm_head = l.matrix(head, &[e, cfg.n_vocab])?;
+        // tied: the same tensor (or the same shared blocks) as the embedding
+        let lm_head = match (&wte, cfg.tied_head) {
+            (TokenEmbedding::Dense(t), true) => Matrix::Dense(t.clone()),
+            (TokenEmbedding::Packed(q), true) => Matrix::Quant(q.clone()),
+            (_, false) => l.matrix(head, &[e, cfg.n_vocab])?,
+        };
         Ok(Gpt2 { cfg, wte, wpe, blocks, ln_f, lm_head })
     }
 
@@ -473,7 +477,7 @@ impl Gpt2 {
         let (x, attention) = self.run(&ids, Some(cache), want_attention)?;
         let x = x.squeeze(0)?; // (T, C)
         let x = if all_logits { x } else { x.narrow(0, t - 1, 1)? };
-        let logits = self.lm_head.forward(&self.ln_f.forward(&x)?)?; // (T_out, V)
+        let logits = self.lm_head.matmul_t(&self.ln_f.forward(&x)?)?; // (T_out, V)
         let attention = attention.into_iter().map(|a| a.squeeze(0)).collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Forward { logits, attention })
     }
@@ -481,7 +485,7 @@ impl Gpt2 {
     /// Training forward: ids (B, T) from position 0, no cache; logits (B, T, V).
     pub fn forward_train(&self, ids: &Tensor) -> Result<Tensor> {
         let (x, _) = self.run(ids, None, false)?;
-        matmul_t(&self.lm_head, &self.ln_f.forward(&x)?) // (B, T, V)
+        self.lm_head.matmul_t(&self.ln_f.forward(&x)?) // (B, T, V)
     }
 }
 

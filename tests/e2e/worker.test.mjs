@@ -36,8 +36,8 @@ async function drive(commands, stopAfterTokens = 0) {
   }, { commands, stopAfterTokens });
 }
 
-// the types whose kernels are bit-identical natively and in wasm
-const TYPES = ['F32', 'Q4_0'];
+// every type: our quantized kernels are bit-identical natively and in wasm
+const TYPES = ['F32', 'Q8_0', 'Q4_0'];
 const settings = { temperature: 0.9, topK: 50, topP: 0.95, seed: 1234, topN: 5 };
 const prompt = 'To be, or not to be: 언어 모델 😀';
 

@@ -1,0 +1,67 @@
+//! Our kernels against their references on fresh random data each run (never zeros): natively,
+//! and compiled to wasm with simd128 in headless Chromium, where the SIMD twin is the one in use.
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use inside_gpt::gguf::{dequantize, quantize, DType};
+use inside_gpt::kernels::{block_dot, block_dot_scalar, QMatrix, QK};
+use inside_gpt::sampler::Rng;
+
+fn fresh_rng() -> (Rng, u64) {
+    #[cfg(target_arch = "wasm32")]
+    let seed = (js_sys::Math::random() * 9.0e15) as u64;
+    #[cfg(not(target_arch = "wasm32"))]
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    (Rng::new(seed), seed)
+}
+
+fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+    (0..n).map(|_| rng.normal() as f32 + 1e-3).collect()
+}
+
+#[test]
+fn block_dot_matches_its_scalar_twin() {
+    let (mut rng, seed) = fresh_rng();
+    for _ in 0..2000 {
+        let a: Vec<i8> = (0..QK).map(|_| rng.next_u64() as i8).collect();
+        let b: Vec<i8> = (0..QK).map(|_| rng.next_u64() as i8).collect();
+        assert_eq!(block_dot(&a, &b), block_dot_scalar(&a, &b), "seed {seed}");
+    }
+    let extreme = [-128i8; QK];
+    assert_eq!(block_dot(&extreme, &extreme), 128 * 128 * 32);
+    assert_eq!(block_dot(&extreme, &[127i8; QK]), -128 * 127 * 32);
+}
+
+#[test]
+fn quantized_matmul_is_close_to_the_f32_product_of_its_own_weights() {
+    let (mut rng, seed) = fresh_rng();
+    for dtype in [DType::Q8_0, DType::Q4_0] {
+        for (m, k, n) in [(1, 32, 1), (1, 64, 96), (3, 128, 40), (7, 256, 33), (2, 768, 50)] {
+            let w = random(n * k, &mut rng);
+            let bytes = quantize(&w, dtype).unwrap();
+            let mut wd = Vec::new();
+            dequantize(&bytes, dtype, &mut wd);
+            let x = random(m * k, &mut rng);
+            let q = QMatrix::new(dtype, n, k, &bytes).unwrap();
+            let y = q.matmul(&x, m);
+            for i in 0..m {
+                for r in 0..n {
+                    let exact: f64 = (0..k).map(|j| x[i * k + j] as f64 * wd[r * k + j] as f64).sum();
+                    let scale: f64 = (0..k).map(|j| (x[i * k + j] as f64 * wd[r * k + j] as f64).abs()).sum();
+                    // only the activations are rounded: half a step of max|x|/127 per value, at most
+                    let err = (y[i * n + r] as f64 - exact).abs();
+                    assert!(err <= 0.02 * scale + 1e-4, "seed {seed} {dtype:?} {m}x{k}x{n}: {} vs {exact}", y[i * n + r]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_matrices_are_refused() {
+    assert!(QMatrix::new(DType::Q8_0, 2, 32, &[0u8; 10]).is_err());
+    assert!(QMatrix::new(DType::Q8_0, 2, 30, &[0u8; 68]).is_err());
+    assert!(QMatrix::new(DType::F32, 1, 32, &[0u8; 128]).is_err());
+}
