@@ -440,17 +440,37 @@ impl Gpt2 {
     }
 
     /// The decoder stack on ids (B, T) at positions pos0.., with the cache when given;
-    /// returns the final hidden states (B, T, C) and, if asked, attention per layer.
-    fn run(&self, ids: &Tensor, mut cache: Option<&mut Cache>, want_attention: bool) -> Result<(Tensor, Vec<Tensor>)> {
+    /// returns the final hidden states (B, T, C) and, if asked, attention per layer. With `trace`,
+    /// every stage's output is recorded by name, for a reader to look at.
+    fn run(&self, ids: &Tensor, mut cache: Option<&mut Cache>, want_attention: bool, mut trace: Option<&mut Vec<(String, Tensor)>>) -> Result<(Tensor, Vec<Tensor>)> {
         let t = ids.dim(1)?;
         let pos0 = cache.as_ref().map_or(0, |c| c.len);
-        let mut x = self.wte.rows(ids)?.broadcast_add(&self.wpe.narrow(0, pos0, t)?)?; // (B, T, C)
+        let mut record = |name: String, x: &Tensor| {
+            if let Some(tr) = trace.as_mut() {
+                tr.push((name, x.clone()));
+            }
+        };
+        let tok = self.wte.rows(ids)?; // (B, T, C)
+        let pos = self.wpe.narrow(0, pos0, t)?; // (T, C)
+        record("token_embedding".into(), &tok);
+        record("position_embedding".into(), &pos.unsqueeze(0)?);
+        let mut x = tok.broadcast_add(&pos)?; // (B, T, C)
         let mut attention = Vec::new();
         for (i, block) in self.blocks.iter().enumerate() {
             let kv = cache.as_mut().map(|c| &mut c.kv[i]);
-            let (a, att) = block.attn.forward(&block.ln_1.forward(&x)?, kv, pos0)?;
-            x = (x + a)?;
-            x = (&x + block.mlp.forward(&block.ln_2.forward(&x)?)?)?; // (B, T, C)
+            let h = block.ln_1.forward(&x)?;
+            let (a, att) = block.attn.forward(&h, kv, pos0)?;
+            x = (x + &a)?;
+            let h2 = block.ln_2.forward(&x)?;
+            let m = block.mlp.forward(&h2)?;
+            record(format!("blk.{i}.ln_1"), &h);
+            record(format!("blk.{i}.attention"), &att);
+            record(format!("blk.{i}.attn_out"), &a);
+            record(format!("blk.{i}.resid_mid"), &x);
+            record(format!("blk.{i}.ln_2"), &h2);
+            record(format!("blk.{i}.mlp_out"), &m);
+            x = (&x + m)?; // (B, T, C)
+            record(format!("blk.{i}.resid_out"), &x);
             if want_attention {
                 attention.push(att);
             }
@@ -459,6 +479,21 @@ impl Gpt2 {
             c.len += t;
         }
         Ok((x, attention))
+    }
+
+    /// Every stage of one full pass over `ids` (one sequence, from position 0), by name, each
+    /// with the batch dimension removed; ends with "ln_f" (T, C) and "logits" (T, V).
+    pub fn trace(&self, ids: &[u32]) -> Result<Vec<(String, Tensor)>> {
+        if ids.is_empty() || ids.len() > self.cfg.n_ctx {
+            bail!("trace needs 1 to {} tokens, got {}", self.cfg.n_ctx, ids.len());
+        }
+        let mut tr = Vec::new();
+        let (x, _) = self.run(&Tensor::from_slice(ids, (1, ids.len()), &Device::Cpu)?, None, false, Some(&mut tr))?;
+        let h = self.ln_f.forward(&x)?;
+        let logits = self.lm_head.matmul_t(&h)?;
+        tr.push(("ln_f".into(), h));
+        tr.push(("logits".into(), logits));
+        tr.into_iter().map(|(n, t)| Ok((n, t.squeeze(0)?))).collect()
     }
 
     /// Runs `ids` at the positions after those in `cache`, appending their keys and values.
@@ -474,7 +509,7 @@ impl Gpt2 {
             bail!("token id {bad} is outside the vocabulary of {}", self.cfg.n_vocab);
         }
         let ids = Tensor::from_slice(ids, (1, t), &Device::Cpu)?;
-        let (x, attention) = self.run(&ids, Some(cache), want_attention)?;
+        let (x, attention) = self.run(&ids, Some(cache), want_attention, None)?;
         let x = x.squeeze(0)?; // (T, C)
         let x = if all_logits { x } else { x.narrow(0, t - 1, 1)? };
         let logits = self.lm_head.matmul_t(&self.ln_f.forward(&x)?)?; // (T_out, V)
@@ -484,7 +519,7 @@ impl Gpt2 {
 
     /// Training forward: ids (B, T) from position 0, no cache; logits (B, T, V).
     pub fn forward_train(&self, ids: &Tensor) -> Result<Tensor> {
-        let (x, _) = self.run(ids, None, false)?;
+        let (x, _) = self.run(ids, None, false, None)?;
         self.lm_head.matmul_t(&self.ln_f.forward(&x)?) // (B, T, V)
     }
 }

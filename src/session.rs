@@ -78,6 +78,34 @@ impl Model {
             .collect()
     }
 
+    /// Every stage of the network on `text` (the prompt as the page shows it): per stage, each
+    /// position's vector norm and its first `channels` values; attention of every layer and head;
+    /// the next-token candidates after the last position.
+    pub fn inspect(&self, text: &str, channels: usize) -> Result<Inspection> {
+        let ids = self.encode_prompt(text)?;
+        let trace = self.gpt.trace(&ids)?;
+        let mut stages = Vec::new();
+        let mut layers = Vec::new();
+        let mut next = Vec::new();
+        for (name, t) in trace {
+            if name.ends_with(".attention") {
+                layers.push(t);
+            } else if name == "logits" {
+                let last = t.get(t.dim(0)? - 1)?.to_vec1::<f32>()?;
+                next = self.candidates(&last, &softmax(&last), 10);
+            } else {
+                let (rows, cols) = t.dims2()?;
+                let norms = t.sqr()?.sum(1)?.sqrt()?.to_vec1::<f32>()?;
+                let k = channels.min(cols);
+                let data = t.narrow(1, 0, k)?.flatten_all()?.to_vec1::<f32>()?;
+                stages.push(Stage { name, rows, cols, channels: k, norms, data });
+            }
+        }
+        let attention = Attention::from_layers(&layers, 0)?;
+        let pieces = ids.iter().map(|&t| self.tokenizer.piece(t)).collect();
+        Ok(Inspection { tokens: ids, pieces, stages, attention, next })
+    }
+
     /// Per-token log-probabilities of `text`. The first token is conditioned on the tokenizer's
     /// BOS (`<|endoftext|>` for GPT-2), as GPT-2 was trained; without one it gets no score.
     pub fn score(&self, text: &str) -> Result<Scored> {
@@ -181,6 +209,29 @@ pub struct Step {
     pub attention: Option<Attention>,
     /// why generation cannot go on after this token: "eos" or "context"
     pub stop: Option<String>,
+}
+
+/// One stage of the network for every position: (rows = positions, cols = width).
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    /// values kept per row in `data` (the first ones)
+    pub channels: usize,
+    /// L2 norm of each row
+    pub norms: Vec<f32>,
+    /// (rows, channels)
+    pub data: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub tokens: Vec<u32>,
+    pub pieces: Vec<String>,
+    pub stages: Vec<Stage>,
+    pub attention: Attention,
+    pub next: Vec<Candidate>,
 }
 
 #[derive(Debug, Clone, Serialize)]

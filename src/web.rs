@@ -5,6 +5,7 @@
 //! `Float32Array`s, not as arrays of JS numbers.
 
 use crate::session::{Attention, GenerateOptions, Generator, Model};
+use std::collections::HashMap;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -39,11 +40,11 @@ pub fn check_gguf_prefix(bytes: &[u8]) -> Result<(), JsError> {
     crate::gguf::check_prefix(bytes).map_err(err)
 }
 
-/// A loaded model and, between `start` and the end of generation, its generator.
+/// A loaded model and its generators, one per slot (two prompts can run side by side).
 #[wasm_bindgen]
 pub struct Engine {
     model: Model,
-    gen: Option<Generator>,
+    gens: HashMap<u32, Generator>,
 }
 
 #[wasm_bindgen]
@@ -51,7 +52,7 @@ impl Engine {
     /// Parses and loads a whole GGUF file.
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8]) -> Result<Engine, JsError> {
-        Ok(Engine { model: Model::from_bytes(bytes).map_err(err)?, gen: None })
+        Ok(Engine { model: Model::from_bytes(bytes).map_err(err)?, gens: HashMap::new() })
     }
 
     /// Hyper-parameters, parameter counts and bytes by tensor type.
@@ -66,32 +67,47 @@ impl Engine {
         to_js(&serde_json::json!({ "tokens": ids, "pieces": pieces }))
     }
 
-    /// Runs the prompt; `options` is `{temperature, topK, topP, seed, topN, attention}` (any subset).
-    pub fn start(&mut self, prompt: &str, options: JsValue) -> Result<JsValue, JsError> {
-        self.gen = None;
+    /// Runs the prompt in `slot`; `options` is `{temperature, topK, topP, seed, topN, attention}`
+    /// (any subset). A failed start leaves the slot empty.
+    pub fn start(&mut self, slot: u32, prompt: &str, options: JsValue) -> Result<JsValue, JsError> {
+        self.gens.remove(&slot);
         let opts: GenerateOptions = if options.is_undefined() || options.is_null() {
             GenerateOptions::default()
         } else {
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))?
         };
         let (gen, mut prompt) = Generator::new(&self.model, prompt, opts).map_err(err)?;
-        self.gen = Some(gen);
+        self.gens.insert(slot, gen);
         let attention = prompt.attention.take();
         with_attention(&prompt, attention)
     }
 
-    /// One token: sampled, or `forced` (a reader's pick from the candidates).
-    pub fn step(&mut self, forced: Option<u32>) -> Result<JsValue, JsError> {
-        let gen = self.gen.as_mut().ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
+    /// One token in `slot`: sampled, or `forced` (a reader's pick from the candidates).
+    pub fn step(&mut self, slot: u32, forced: Option<u32>) -> Result<JsValue, JsError> {
+        let gen = self.gens.get_mut(&slot).ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
         let mut step = gen.step(&self.model, forced).map_err(err)?;
         let attention = step.attention.take();
         with_attention(&step, attention)
     }
 
-    /// The current next-token distribution's top `n`, without choosing.
-    pub fn candidates(&self, n: usize) -> Result<JsValue, JsError> {
-        let gen = self.gen.as_ref().ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
+    /// The current next-token distribution's top `n` in `slot`, without choosing.
+    pub fn candidates(&self, slot: u32, n: usize) -> Result<JsValue, JsError> {
+        let gen = self.gens.get(&slot).ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
         to_js(&gen.candidates(&self.model, n))
+    }
+
+    /// Forgets the generation in `slot`.
+    pub fn end(&mut self, slot: u32) {
+        self.gens.remove(&slot);
+    }
+
+    /// Every stage of the network on `text`: embeddings, per layer the LayerNorm outputs,
+    /// attention, residual stream and MLP output (norms and the first `channels` values), and the
+    /// next-token candidates.
+    pub fn inspect(&self, text: &str, channels: usize) -> Result<JsValue, JsError> {
+        let mut ins = self.model.inspect(text, channels).map_err(err)?;
+        let attention = std::mem::replace(&mut ins.attention, Attention { layers: 0, heads: 0, rows: 0, cols: 0, row0: 0, data: Vec::new() });
+        with_attention(&ins, Some(attention))
     }
 
     /// Per-token log-probabilities, total and perplexity of `text`.

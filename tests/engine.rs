@@ -306,3 +306,30 @@ fn tokenizer_survives_gguf_and_json() {
     assert_eq!(model.tokenizer.tokens, tok.tokens);
     assert_eq!(model.tokenizer.merges, tok.merges);
 }
+
+#[test]
+fn inspection_shows_every_stage_consistently() {
+    let tok = tok();
+    let model = load(&weights(&tok, 5, 0.2), &tok, DType::Q8_0);
+    let text = "To be, or not";
+    let ins = model.inspect(text, 1000).unwrap();
+    let names: Vec<&str> = ins.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names[..2], ["token_embedding", "position_embedding"]);
+    assert_eq!(names.len(), 2 + 6 * 2 + 1, "{names:?}");
+    assert_eq!(*names.last().unwrap(), "ln_f");
+    let get = |n: &str| ins.stages.iter().find(|s| s.name == n).unwrap();
+    // the residual stream: (token + position) + attention output = resid_mid, + MLP output = resid_out
+    let (te, pe, ao, rm, mo, ro) = (get("token_embedding"), get("position_embedding"), get("blk.0.attn_out"), get("blk.0.resid_mid"), get("blk.0.mlp_out"), get("blk.0.resid_out"));
+    for i in 0..te.data.len() {
+        assert!((te.data[i] + pe.data[i] + ao.data[i] - rm.data[i]).abs() < 1e-4);
+        assert!((rm.data[i] + mo.data[i] - ro.data[i]).abs() < 1e-4);
+    }
+    // norms are the rows' L2 norms
+    let row0: f32 = ro.data[..ro.cols].iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!((row0 - ro.norms[0]).abs() < 1e-3);
+    // attention equals what generation reports for the same prompt
+    let opts = GenerateOptions { attention: true, ..Default::default() };
+    let (_, p) = Generator::new(&model, text, opts).unwrap();
+    assert_eq!(p.attention.unwrap().data, ins.attention.data);
+    assert_eq!(ins.next.len(), 10);
+}

@@ -5,12 +5,18 @@
 export const Command = Object.freeze({
   /** {command, id, url} or {command, id, bytes: ArrayBuffer, name}: load a GGUF */
   LOAD: 'load',
-  /** {command, id, prompt, options: GenerateOptions, maxTokens} */
+  /** {command, id, slot, prompt, options: GenerateOptions, maxTokens}: start and stream tokens */
   GENERATE: 'generate',
-  /** {command}: end the running generation after the current token */
+  /** {command, slot?}: end the generation in `slot` (all slots if absent) after the current token */
   STOP: 'stop',
+  /** {command, id, slot, prompt, options}: run the prompt only; answers PROMPT with `candidates` */
+  START: 'start',
+  /** {command, id, slot, token?}: one token (the reader's pick, or sampled); answers TOKEN with `candidates` */
+  STEP: 'step',
   /** {command, id, text}: per-token log-probabilities */
   SCORE: 'score',
+  /** {command, id, text, channels}: every stage of the network on `text` */
+  INSPECT: 'inspect',
 });
 
 /** Statuses the worker sends. */
@@ -19,14 +25,16 @@ export const Status = Object.freeze({
   PROGRESS: 'progress',
   /** {status, id, info, source: 'network'|'cache'|'file', seconds} */
   LOADED: 'loaded',
-  /** {status, id, tokens, pieces, attention?} the prompt as the model saw it */
+  /** {status, id, slot, tokens, pieces, attention?, candidates?} the prompt as the model saw it */
   PROMPT: 'prompt',
-  /** {status, id, token, text, piece, prob, rank, entropy, position, top, attention?, stop, tokensSec} */
+  /** {status, id, slot, token, text, piece, prob, rank, entropy, position, top, attention?, stop, tokensSec, candidates?} */
   TOKEN: 'token',
-  /** {status, id, reason: 'stopped'|'maxTokens'|'eos'|'context', tokens, tokensSec} */
+  /** {status, id, slot, reason: 'stopped'|'maxTokens'|'eos'|'context', tokens, tokensSec} */
   DONE: 'done',
   /** {status, id, tokens, pieces, logprobs, total, perplexity} */
   SCORED: 'scored',
+  /** {status, id, tokens, pieces, stages, attention, next} */
+  INSPECTED: 'inspected',
   /** {status, id, command, message}: the command failed; the worker keeps its previous model */
   ERROR: 'error',
 });

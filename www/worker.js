@@ -6,8 +6,6 @@ import { Command, Status, CACHE_NAME } from './protocol.js';
 const ready = init();
 /** @type {Engine|null} */
 let engine = null;
-let running = false;
-let stopRequested = false;
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 
@@ -77,36 +75,52 @@ async function load(msg) {
     : await fetchModel(msg.url, msg.id);
   if (msg.bytes) checkGgufPrefix(bytes.subarray(0, 8));
   const next = new Engine(bytes); // throws on a bad file: the previous engine stays
+  for (const state of running.values()) state.stop = true;
   engine?.free();
   engine = next;
   post({ status: Status.LOADED, id: msg.id, info: engine.info(), source, seconds: (performance.now() - t0) / 1000 });
 }
 
+/** slot -> {stop: boolean} for the generation loops now running */
+const running = new Map();
+
+/** Attention data goes as a transferable buffer, not copied element by element. */
+function transferables(obj) {
+  return obj?.attention?.data ? [obj.attention.data.buffer] : [];
+}
+
 async function generate(msg) {
   if (!engine) throw new Error('no model loaded yet');
-  if (running) throw new Error('a generation is already running: stop it first');
-  running = true;
-  stopRequested = false;
+  const slot = msg.slot ?? 0;
+  if (running.has(slot)) throw new Error('a generation is already running here: stop it first');
+  const state = { stop: false };
+  running.set(slot, state);
   try {
-    const prompt = engine.start(msg.prompt, msg.options || {});
-    post({ status: Status.PROMPT, id: msg.id, ...prompt });
+    const prompt = engine.start(slot, msg.prompt, msg.options || {});
+    post({ status: Status.PROMPT, id: msg.id, slot, ...prompt }, transferables(prompt));
     const maxTokens = msg.maxTokens ?? 100;
     const t0 = performance.now();
     let n = 0;
     let reason = 'maxTokens';
     while (n < maxTokens) {
       await yieldToMessages();
-      if (stopRequested) { reason = 'stopped'; break; }
-      const step = engine.step();
+      if (state.stop) { reason = 'stopped'; break; }
+      const step = engine.step(slot);
       n += 1;
       const tokensSec = n / ((performance.now() - t0) / 1000);
-      post({ status: Status.TOKEN, id: msg.id, ...step, tokensSec });
+      post({ status: Status.TOKEN, id: msg.id, slot, ...step, tokensSec }, transferables(step));
       if (step.stop) { reason = step.stop; break; }
     }
-    post({ status: Status.DONE, id: msg.id, reason, tokens: n, tokensSec: n / ((performance.now() - t0) / 1000) });
+    post({ status: Status.DONE, id: msg.id, slot, reason, tokens: n, tokensSec: n / ((performance.now() - t0) / 1000) });
   } finally {
-    running = false;
+    running.delete(slot);
+    engine?.end(slot);
   }
+}
+
+function needEngine() {
+  if (!engine) throw new Error('no model loaded yet');
+  return engine;
 }
 
 self.onmessage = async ({ data: msg }) => {
@@ -114,11 +128,31 @@ self.onmessage = async ({ data: msg }) => {
     switch (msg.command) {
       case Command.LOAD: await load(msg); break;
       case Command.GENERATE: await generate(msg); break;
-      case Command.STOP: stopRequested = true; break;
-      case Command.SCORE:
-        if (!engine) throw new Error('no model loaded yet');
-        post({ status: Status.SCORED, id: msg.id, ...engine.score(msg.text) });
+      case Command.STOP:
+        for (const [slot, state] of running) if (msg.slot === undefined || msg.slot === slot) state.stop = true;
         break;
+      case Command.START: {
+        const slot = msg.slot ?? 0;
+        if (running.has(slot)) throw new Error('a generation is already running here: stop it first');
+        const prompt = needEngine().start(slot, msg.prompt, msg.options || {});
+        post({ status: Status.PROMPT, id: msg.id, slot, ...prompt, candidates: engine.candidates(slot, msg.options?.topN ?? 10) }, transferables(prompt));
+        break;
+      }
+      case Command.STEP: {
+        const slot = msg.slot ?? 0;
+        const step = needEngine().step(slot, msg.token ?? undefined);
+        const candidates = step.stop ? [] : engine.candidates(slot, step.top.length || 10);
+        post({ status: Status.TOKEN, id: msg.id, slot, ...step, candidates }, transferables(step));
+        break;
+      }
+      case Command.SCORE:
+        post({ status: Status.SCORED, id: msg.id, ...needEngine().score(msg.text) });
+        break;
+      case Command.INSPECT: {
+        const ins = needEngine().inspect(msg.text, msg.channels ?? 64);
+        post({ status: Status.INSPECTED, id: msg.id, ...ins }, transferables(ins));
+        break;
+      }
       default: throw new Error(`unknown command ${JSON.stringify(msg.command)}`);
     }
   } catch (e) {

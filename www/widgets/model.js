@@ -1,0 +1,151 @@
+// <gpt-model>: choose and load a model (shipped, URL, or local file by picker or drag-and-drop)
+// and see its card, computed from the loaded file: parameters by part, hyper-parameters, bytes by
+// tensor type, and its size on a log scale against famous models.
+import { GptElement, fmt } from './base.js';
+import { t } from '../i18n.js';
+import { loadModel, ensureModel, shippedModels, model } from '../client.js';
+
+/** Published parameter counts (GPT-1: Radford et al. 2018; GPT-2: 2019; GPT-3: Brown et al. 2020). */
+const FAMOUS = [['GPT-1', 117e6], ['GPT-2 small', 124e6], ['GPT-2 XL', 1.5e9], ['GPT-3', 175e9]];
+
+function bytes(n) {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
+export class GptModel extends GptElement {
+  build() {
+    this.root.innerHTML = `
+      <div class="card">
+        <h3 data-t="model.title"></h3>
+        <div class="row drop">
+          <label><span data-t="model.pick"></span> <select class="pick"></select></label>
+          <button class="load" data-t="model.load"></button>
+          <label class="grow"><span class="sr-only" data-t="model.url"></span>
+            <input class="url grow" type="url" data-t-ph="model.url" data-t-label="model.url"></label>
+          <button class="load-url secondary" data-t="model.loadUrl"></button>
+          <label><span data-t="model.file"></span> <input class="file" type="file" accept=".gguf"></label>
+        </div>
+        <progress class="progress" max="1" value="0" aria-label="download"></progress>
+        <p class="status" role="status" aria-live="polite"></p>
+        <div class="card-body" hidden>
+          <div class="cols2">
+            <div>
+              <table class="hyper"><caption class="sr-only" data-t="model.hyper"></caption><tbody></tbody></table>
+              <p class="muted types"></p>
+            </div>
+            <div>
+              <table class="parts"><thead><tr><th data-t="model.part"></th><th data-t="model.params"></th><th></th></tr></thead><tbody></tbody></table>
+            </div>
+          </div>
+          <h3 data-t="model.scale"></h3>
+          <div class="bars scale"></div>
+          <p class="muted" data-t="model.scaleNote"></p>
+        </div>
+      </div>`;
+    this.$('.load').onclick = () => this.load({ url: this.$('.pick').value, name: this.$('.pick').selectedOptions[0]?.textContent });
+    this.$('.load-url').onclick = () => { const url = this.$('.url').value.trim(); if (url) this.load({ url, name: url }); };
+    this.$('.file').onchange = async (e) => { const f = e.target.files[0]; if (f) this.load({ bytes: await f.arrayBuffer(), name: f.name }); };
+    const drop = this.$('.drop');
+    drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+    drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+    drop.addEventListener('drop', async (e) => {
+      e.preventDefault();
+      drop.classList.remove('over');
+      const f = e.dataTransfer.files[0];
+      if (f) this.load({ bytes: await f.arrayBuffer(), name: f.name });
+    });
+    shippedModels().then((list) => {
+      for (const m of list) {
+        const o = document.createElement('option');
+        o.value = m.url;
+        o.textContent = m.name;
+        this.$('.pick').append(o);
+      }
+      if (model.current?.url) this.$('.pick').value = model.current.url;
+    });
+    this.status(t('model.none'));
+  }
+
+  autoload() {
+    // the page's model: ?model=URL, else the `model` attribute, else the first shipped one
+    const url = new URLSearchParams(location.search).get('model') || this.getAttribute('model');
+    const progress = (loaded, total) => {
+      this.$('.progress').value = total ? loaded / total : 0;
+      this.status(t('model.downloading', { loaded: bytes(loaded), total: total ? bytes(total) : '?' }));
+    };
+    this.track(ensureModel(url || undefined, progress), url || '');
+  }
+
+  track(promise, name) {
+    this.$('.progress').value = 0;
+    this.status(t('model.loading', { name }));
+    return promise.then(() => this.loaded && this.render()).catch((e) => {
+      const keep = model.current ? ' ' + t('model.kept', { name: model.current.name }) : '';
+      this.failed(new Error(t('model.failed', { message: e.message }) + keep));
+    });
+  }
+
+  load(source) {
+    this.$$('button').forEach((b) => (b.disabled = true));
+    const p = loadModel(source, (loaded, total) => {
+      this.$('.progress').value = total ? loaded / total : 0;
+      this.status(t('model.downloading', { loaded: bytes(loaded), total: total ? bytes(total) : '?' }));
+    });
+    return this.track(p, source.name).finally(() => this.$$('button').forEach((b) => (b.disabled = false)));
+  }
+
+  modelChanged(m) {
+    this.loaded = m;
+    this.$('.progress').value = 1;
+    this.render();
+  }
+
+  translated() {
+    if (this.loaded) this.render();
+  }
+
+  render() {
+    const m = this.loaded;
+    const { config: c, params: p } = m.info;
+    this.status(t('model.loaded', { name: m.name, source: t(`model.source.${m.source}`), seconds: fmt(m.seconds, 2) }));
+    this.$('.card-body').hidden = false;
+    if (m.url) this.$('.pick').value = m.url;
+    const rows = [['model.layers', c.n_layer], ['model.heads', c.n_head], ['model.width', c.n_embd], ['model.ff', c.n_ff],
+      ['model.context', c.n_ctx], ['model.vocab', c.n_vocab]];
+    this.$('.hyper tbody').innerHTML = '';
+    for (const [k, v] of rows) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<th></th><td class="num"></td>`;
+      tr.children[0].textContent = t(k);
+      tr.children[1].textContent = v.toLocaleString();
+      this.$('.hyper tbody').append(tr);
+    }
+    this.$('.types').textContent = t('model.bytes') + ' ' + m.info.bytesByType.map(([ty, b, n]) => `${ty}: ${bytes(b)} (${n})`).join(', ');
+    const parts = [['model.embeddings', p.embeddings], ['model.attention', p.attention], ['model.mlp', p.mlp], ['model.norms', p.norms], ['model.head', p.head]];
+    const body = this.$('.parts tbody');
+    body.innerHTML = '';
+    for (const [k, v] of [...parts.filter(([, v]) => v > 0), ['model.total', p.total]]) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<td></td><td class="num"></td><td class="muted"></td>`;
+      tr.children[0].textContent = t(k);
+      tr.children[1].textContent = v.toLocaleString();
+      tr.children[2].textContent = `${((100 * v) / p.total).toFixed(1)}%`;
+      body.append(tr);
+    }
+    // log scale from 10^5 to 10^12 parameters
+    const scale = this.$('.scale');
+    scale.innerHTML = '';
+    const pos = (n) => Math.max(1, ((Math.log10(n) - 5) / 7) * 100);
+    for (const [name, n] of [[t('model.this'), p.total], ...FAMOUS]) {
+      const label = document.createElement('span');
+      label.textContent = name;
+      const bar = document.createElement('div');
+      bar.className = 'bar';
+      bar.style.width = `${pos(n)}%`;
+      const num = document.createElement('span');
+      num.className = 'muted';
+      num.textContent = n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${(n / 1e6).toFixed(n < 1e7 ? 2 : 0)}M`;
+      scale.append(label, bar, num);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// <gpt-next-token>: the language model's one job, made visible. The top candidates for the next
+// token as bars; the reader picks one (or lets the sampler pick) and the text grows by it.
+import { GptElement, probColour, tokenSpan, showPiece, fmt } from './base.js';
+import { t } from '../i18n.js';
+import { start, step, newSlot } from '../client.js';
+
+export class GptNextToken extends GptElement {
+  build() {
+    this.slot = newSlot();
+    this.root.innerHTML = `
+      <div class="card">
+        <h3 data-t="next.title"></h3>
+        <div class="row">
+          <label class="grow"><span data-t="gen.prompt"></span> <input class="prompt grow" type="text"></label>
+          <label><span data-t="gen.temperature"></span> <input class="temperature" type="number" min="0" max="5" step="0.1" value="0.8"></label>
+          <label><span data-t="gen.seed"></span> <input class="seed" type="number" min="0" step="1" value="42"></label>
+          <button class="begin" data-t="next.begin" disabled></button>
+        </div>
+        <div class="out tokens" aria-live="polite"></div>
+        <p class="status" role="status" aria-live="polite"></p>
+        <div class="row"><span class="muted" data-t="next.choose"></span>
+          <button class="sample secondary" data-t="next.sample" disabled></button></div>
+        <div class="bars cands" role="list"></div>
+      </div>`;
+    this.$('.prompt').value = this.getAttribute('prompt') ?? 'To be, or not to';
+    this.$('.begin').onclick = () => this.begin();
+    this.$('.sample').onclick = () => this.take(undefined);
+  }
+
+  modelChanged() {
+    this.$('.begin').disabled = false;
+    if (this.isConnected && !this.started) this.begin();
+  }
+
+  async begin() {
+    this.started = true;
+    const options = { temperature: Number(this.$('.temperature').value), seed: Math.floor(Number(this.$('.seed').value)) || 0, topK: 0, topP: 1, topN: this.num('candidates', 10) };
+    try {
+      const p = await start(this.slot, this.$('.prompt').value, options);
+      const out = this.$('.out');
+      out.replaceChildren(...p.pieces.map((x) => tokenSpan(x, 'prompt')));
+      this.status('');
+      this.show(p.candidates);
+    } catch (e) {
+      this.failed(e);
+      this.show([]);
+    }
+  }
+
+  show(cands) {
+    const box = this.$('.cands');
+    box.replaceChildren();
+    this.$('.sample').disabled = cands.length === 0;
+    const top = cands[0]?.prob || 1;
+    for (const c of cands) {
+      const b = document.createElement('button');
+      b.className = 'pick';
+      b.textContent = showPiece(c.piece);
+      b.setAttribute('aria-label', t('next.pickLabel', { piece: c.piece, p: fmt(100 * c.prob, 1) }));
+      b.onclick = () => this.take(c.token);
+      const bar = document.createElement('div');
+      bar.className = 'bar';
+      bar.style.width = `${(100 * c.prob) / top}%`;
+      const p = document.createElement('span');
+      p.className = 'muted';
+      p.textContent = `${fmt(100 * c.prob, 1)}%`;
+      box.append(b, bar, p);
+    }
+  }
+
+  async take(token) {
+    try {
+      const s = await step(this.slot, token);
+      const span = tokenSpan(s.text, 'gen');
+      span.style.background = probColour(s.prob);
+      span.title = t('gen.tip', { p: fmt(s.prob, 4), rank: s.rank + 1, h: fmt(s.entropy, 2), piece: JSON.stringify(s.piece), id: s.token });
+      this.$('.out').append(span);
+      if (s.stop) this.status(t(`gen.reason.${s.stop}`));
+      this.show(s.candidates);
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+}

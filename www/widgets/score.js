@@ -1,0 +1,72 @@
+// <gpt-score>: how natural is a sentence? Two sentences scored side by side: each token's
+// log-probability given the ones before it, the total, and the perplexity.
+import { GptElement, showPiece, fmt } from './base.js';
+import { t } from '../i18n.js';
+import { score } from '../client.js';
+
+export class GptScore extends GptElement {
+  build() {
+    this.root.innerHTML = `
+      <div class="card">
+        <h3 data-t="score.title"></h3>
+        <div class="cols2">
+          ${[0, 1].map((i) => `
+          <div class="side" data-side="${i}">
+            <label class="sr-only" for="s${i}" data-t="score.sentence"></label>
+            <textarea id="s${i}" class="text" rows="2" data-t-label="score.sentence"></textarea>
+            <div class="tokens out"></div>
+            <p class="sum"></p>
+          </div>`).join('')}
+        </div>
+        <div class="row"><button class="run" data-t="score.run" disabled></button></div>
+        <p class="status" role="status" aria-live="polite"></p>
+        <p class="muted" data-t="score.note"></p>
+      </div>`;
+    const [a, b] = this.$$('.text');
+    a.value = this.getAttribute('a') ?? 'I will go to the king and tell him all.';
+    b.value = this.getAttribute('b') ?? 'King the him all tell go I to will and.';
+    this.$('.run').onclick = () => this.run();
+  }
+
+  modelChanged() {
+    this.$('.run').disabled = false;
+    if (!this.scored) this.run();
+  }
+
+  async run() {
+    this.scored = true;
+    this.status('');
+    const results = [];
+    for (const side of this.$$('.side')) {
+      const out = side.querySelector('.out');
+      const sum = side.querySelector('.sum');
+      out.replaceChildren();
+      sum.textContent = '';
+      try {
+        const r = await score(side.querySelector('.text').value);
+        results.push(r);
+        r.pieces.forEach((p, i) => {
+          const s = document.createElement('span');
+          s.className = 'tok';
+          s.textContent = p;
+          const lp = r.logprobs[i];
+          // darker = less likely; -8 nats and below are the darkest
+          s.style.background = `rgba(var(--hot), ${(0.05 + 0.6 * Math.min(1, -(lp ?? 0) / 8)).toFixed(2)})`;
+          s.title = `${showPiece(p)}: log p = ${fmt(lp, 3)} (p = ${fmt(Math.exp(lp), 4)})`;
+          s.dataset.logprob = lp;
+          out.append(s);
+        });
+        sum.textContent = t('score.sum', { total: fmt(r.total, 2), n: r.tokens.length, ppl: fmt(r.perplexity, 2) });
+      } catch (e) {
+        results.push(null);
+        sum.textContent = e.message;
+        sum.classList.add('error');
+      }
+    }
+    const [a, b] = results;
+    if (a && b) {
+      const better = a.perplexity <= b.perplexity ? 1 : 2;
+      this.status(t('score.verdict', { n: better }));
+    }
+  }
+}

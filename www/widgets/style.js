@@ -1,0 +1,43 @@
+// The widgets' one stylesheet, adopted by every shadow root (styles stay inside each widget).
+export const sheet = new CSSStyleSheet();
+sheet.replaceSync(`
+:host { display: block; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a; --accent: #0a58a8; --border: #d0d7de;
+  --card: #f6f8fa; --hot: 220, 110, 20; --cool: 10, 88, 168; --err: #b3261e;
+  font: 15px/1.5 system-ui, sans-serif; color: var(--fg); }
+@media (prefers-color-scheme: dark) {
+  :host { --fg: #e6edf3; --bg: #0d1117; --muted: #a0aab4; --accent: #6cb6ff; --border: #3d444d; --card: #161b22; --err: #ff8a80; }
+}
+.card { border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; background: var(--card); }
+h3 { margin: 0 0 0.5rem; font-size: 1.05rem; }
+.row { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0.4rem 0; }
+.grow { flex: 1 1 12rem; min-width: 0; }
+label { display: inline-flex; gap: 0.3rem; align-items: center; }
+input, select, textarea, button { font: inherit; font-size: 14px; color: var(--fg); background: var(--bg); border: 1px solid var(--border);
+  border-radius: 4px; padding: 0.25rem 0.45rem; }
+input[type=number] { width: 5rem; }
+textarea { width: 100%; box-sizing: border-box; font-family: ui-monospace, monospace; }
+button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
+@media (prefers-color-scheme: dark) { button { color: #0d1117; } }
+button.secondary { background: var(--bg); color: var(--fg); border-color: var(--border); }
+button:disabled { opacity: 0.5; cursor: default; }
+:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+.muted { color: var(--muted); font-size: 0.9em; }
+.error { color: var(--err); }
+progress { width: 100%; height: 0.5rem; }
+.tokens { font: 14px/1.8 ui-monospace, monospace; white-space: pre-wrap; word-break: break-word; min-height: 3rem; padding: 0.4rem;
+  border: 1px solid var(--border); border-radius: 4px; background: var(--bg); }
+.tok { border-right: 1px solid var(--border); padding: 0 1px; border-radius: 2px; }
+.tok.prompt { color: var(--muted); }
+.bars { display: grid; grid-template-columns: max-content 1fr max-content; gap: 2px 0.5rem; align-items: center; font-size: 13px; }
+.bars .bar { height: 0.9rem; background: rgb(var(--cool)); border-radius: 2px; min-width: 1px; }
+.bars button.pick { font-family: ui-monospace, monospace; font-size: 13px; padding: 0 0.35rem; background: var(--bg); color: var(--fg); border-color: var(--border); text-align: left; }
+table { border-collapse: collapse; font-size: 13px; }
+td, th { padding: 0.15rem 0.5rem; text-align: left; border-bottom: 1px solid var(--border); }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.cols2 { display: grid; grid-template-columns: 1fr 1fr; gap: 0.75rem; }
+@media (max-width: 640px) { .cols2 { grid-template-columns: 1fr; } }
+canvas { max-width: 100%; }
+.drop { border: 2px dashed var(--border); border-radius: 6px; padding: 0.4rem; }
+.drop.over { border-color: var(--accent); }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+`);
