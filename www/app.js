@@ -1,6 +1,5 @@
 // The chapter page: the widgets, the language switch, and the page state in the URL
 // (prompt, settings, selected layer and head), so that a view can be shared as a link.
-import './inside-gpt.js';
 import { t, lang, setLang, onLang } from './i18n.js';
 
 function translatePage() {
@@ -17,6 +16,9 @@ const SETTINGS = { prompt: 'prompt', temperature: 'temperature', topK: 'top-k', 
 for (const [key, attr] of Object.entries(SETTINGS)) if (params.has(key)) gen.setAttribute(attr, params.get(key));
 if (params.has('layer')) att.setAttribute('layer', params.get('layer'));
 if (params.has('head')) att.setAttribute('head', params.get('head'));
+
+// the widgets are defined only now, so that they are built with the URL's values
+await import('./inside-gpt.js');
 
 function writeUrl(values) {
   const p = new URLSearchParams(location.search);

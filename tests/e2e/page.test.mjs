@@ -1,47 +1,201 @@
-// The page as a reader uses it: load a model by URL, generate, watch tokens appear, stop.
+// The page as a reader uses it, in headless Chromium: every widget against a model from the local
+// server, errors that leave the page working, numbers on the page equal to the worker's, URL state.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { start, fixture } from './harness.mjs';
 
 let h;
 const model = fixture('synth-q8_0.gguf', '--type', 'Q8_0', '--seed', '3', '--std', '0.1', '--layers', '4', '--width', '128', '--ctx', '512', '--vocab', '400');
+const PAGE = `/index.html?model=${encodeURIComponent(model.urlPath)}`;
 
-before(async () => { h = await start(); });
+before(async () => {
+  h = await start();
+  await h.page.goto(`${h.origin}${PAGE}`);
+  await h.page.locator('gpt-model .status', { hasText: 'Loaded' }).waitFor();
+});
 after(async () => { await h?.close(); });
+
+/** Waits until a widget's status line carries a `data-reason`, and returns it. */
+async function finished(widget) {
+  const s = h.page.locator(`${widget} .status[data-reason]`);
+  await s.waitFor();
+  const reason = await s.getAttribute('data-reason');
+  await h.page.locator(widget).evaluate((el) => { delete el.shadowRoot.querySelector('.status').dataset.reason; });
+  return reason;
+}
+
+test('the model loads with progress and its card is computed from the file', async () => {
+  const { page } = h;
+  assert.equal(await page.locator('gpt-model .progress').evaluate((p) => p.value), 1);
+  const parts = await page.locator('gpt-model .parts').textContent();
+  assert.match(parts, /910,080/, 'total parameters of the 4x128 fixture');
+  assert.match(await page.locator('gpt-model .hyper').textContent(), /512/);
+  assert.equal(await page.locator('gpt-model .scale .bar').count(), 5);
+  await page.locator('gpt-model').screenshot({ path: `${h.artifacts}/model-card.png` });
+});
 
 test('generate streams tokens one by one, a seed repeats, Stop stops', async () => {
   const { page } = h;
-  await page.goto(`${h.origin}/index.html?model=${encodeURIComponent(model.urlPath)}`);
-  await page.waitForFunction(() => document.getElementById('model-status').textContent.startsWith('Loaded'));
-  await page.fill('#prompt', 'To be, or not');
-  await page.fill('#max-tokens', '30');
-  // when each generated token reaches the DOM
-  await page.evaluate(() => {
+  const gen = page.locator('gpt-generate');
+  await gen.locator('.prompt').fill('To be, or not');
+  await gen.locator('.max-tokens').fill('30');
+  await gen.evaluate((el) => {
     window.arrivals = [];
     new MutationObserver((records) => {
       for (const r of records) for (const n of r.addedNodes) if (n.classList?.contains('gen')) window.arrivals.push(performance.now());
-    }).observe(document.getElementById('output'), { childList: true });
+    }).observe(el.shadowRoot.querySelector('.out'), { childList: true });
   });
-  await page.click('#run');
-  await page.waitForFunction(() => document.getElementById('gen-status').dataset.reason);
-  const first = await page.locator('#output').textContent();
+  await gen.locator('.run').click();
+  assert.equal(await finished('gpt-generate'), 'maxTokens');
+  const first = await gen.locator('.out').textContent();
   const arrivals = await page.evaluate(() => window.arrivals);
   assert.equal(arrivals.length, 30);
   assert.ok(new Set(arrivals).size >= 15, `tokens arrived one by one, not in a batch: ${arrivals.map((t) => t.toFixed(1))}`);
-  await h.screenshot('generate');
-  await page.evaluate(() => { delete document.getElementById('gen-status').dataset.reason; });
-  await page.click('#run');
-  await page.waitForFunction(() => document.getElementById('gen-status').dataset.reason);
-  assert.equal(await page.locator('#output').textContent(), first, 'same seed, same text');
+  const tip = await gen.locator('.out .gen').first().getAttribute('title');
+  assert.match(tip, /p = 0\.\d{4}, rank \d+, entropy \d+\.\d\d nats/);
+  await gen.screenshot({ path: `${h.artifacts}/generate.png` });
 
-  await page.fill('#max-tokens', '2000');
-  await page.evaluate(() => { delete document.getElementById('gen-status').dataset.reason; });
-  await page.click('#run');
-  await page.waitForFunction(() => document.querySelectorAll('#output .gen').length >= 3);
-  await page.click('#stop');
-  await page.waitForFunction(() => document.getElementById('gen-status').dataset.reason);
-  assert.equal(await page.locator('#gen-status').getAttribute('data-reason'), 'stopped');
-  assert.ok(await page.locator('#output .gen').count() < 2000);
+  await gen.locator('.run').click();
+  await finished('gpt-generate');
+  assert.equal(await gen.locator('.out').textContent(), first, 'same seed, same text');
+
+  await gen.locator('.max-tokens').fill('2000');
+  await gen.locator('.run').click();
+  await page.waitForFunction(() => document.querySelector('gpt-generate').shadowRoot.querySelectorAll('.out .gen').length >= 3);
+  await gen.locator('.stop').click();
+  assert.equal(await finished('gpt-generate'), 'stopped');
+  assert.ok(await gen.locator('.out .gen').count() < 2000);
+});
+
+test('bad settings are refused with a message and the widget recovers', async () => {
+  const gen = h.page.locator('gpt-generate');
+  await gen.locator('.max-tokens').fill('5');
+  await gen.locator('.top-p').fill('1.5');
+  await gen.locator('.run').click();
+  assert.equal(await finished('gpt-generate'), 'error');
+  assert.match(await gen.locator('.status').textContent(), /top-p must be in \(0, 1\]/);
+  await gen.locator('.top-p').fill('0.95');
+  await gen.locator('.run').click();
+  assert.equal(await finished('gpt-generate'), 'maxTokens');
+});
+
+test('step mode: the reader picks the next token from the candidates', async () => {
+  const nt = h.page.locator('gpt-next-token');
+  await nt.locator('.cands .pick').first().waitFor();
+  assert.equal(await nt.locator('.cands .pick').count(), 10);
+  const before = await nt.locator('.out').textContent();
+  const third = await nt.locator('.cands .pick').nth(2).getAttribute('aria-label');
+  await nt.locator('.cands .pick').nth(2).click();
+  await h.page.waitForFunction((b) => document.querySelector('gpt-next-token').shadowRoot.querySelector('.out').textContent !== b, before);
+  assert.ok(third.startsWith('Append'));
+  assert.equal(await nt.locator('.out .gen').count(), 1);
+  await nt.locator('.sample').click();
+  await h.page.waitForFunction(() => document.querySelector('gpt-next-token').shadowRoot.querySelectorAll('.out .gen').length === 2);
+  await nt.screenshot({ path: `${h.artifacts}/next-token.png` });
+});
+
+test('two sentences are scored with per-token log-probabilities and perplexity', async () => {
+  const sc = h.page.locator('gpt-score');
+  await sc.locator('.sum').first().filter({ hasText: 'perplexity' }).waitFor();
+  const lps = await sc.locator('.side').first().locator('.tok').evaluateAll((els) => els.map((e) => Number(e.dataset.logprob)));
+  assert.ok(lps.length > 3 && lps.every((v) => v < 0));
+  assert.match(await sc.locator('.status').textContent(), /sentence [12]/);
+  await sc.screenshot({ path: `${h.artifacts}/score.png` });
+});
+
+test('two prompts generate side by side with the same seed', async () => {
+  const c = h.page.locator('gpt-compare');
+  await c.locator('.max-tokens').fill('12');
+  await c.locator('.run').click();
+  await c.locator('.status', { hasText: 'seed' }).waitFor();
+  const counts = await c.locator('.side').evaluateAll((sides) => sides.map((s) => s.querySelectorAll('.gen').length));
+  assert.deepEqual(counts, [12, 12]);
+  await c.screenshot({ path: `${h.artifacts}/compare.png` });
+});
+
+test("a heatmap cell's value on the page equals the worker's number", async () => {
+  const { page } = h;
+  const att = page.locator('gpt-attention');
+  await att.locator('.thumb').first().waitFor();
+  await att.locator('.thumb[data-layer="2"][data-head="1"]').click();
+  const box = await att.locator('.map').boundingBox();
+  const geom = await att.evaluate((el) => el.geom);
+  const scale = box.width / 520;
+  // row 5, column 3 of the window
+  await page.mouse.move(box.x + (geom.label + 3.5 * geom.cell) * scale, box.y + (geom.label + 5.5 * geom.cell) * scale);
+  const d = await att.locator('.readout').evaluate((r) => ({ ...r.dataset }));
+  assert.deepEqual([d.layer, d.head, d.row, d.col], ['2', '1', '5', '3']);
+  const text = await att.locator('.text').inputValue();
+  const direct = await page.evaluate(async ([text, l, hd, r, c]) => {
+    const { Command } = await import('/www/protocol.js');
+    const w = new Worker('/www/worker.js', { type: 'module' });
+    const res = await new Promise((resolve) => {
+      w.onmessage = ({ data }) => { if (data.status === 'loaded') w.postMessage({ command: Command.INSPECT, id: 2, text, channels: 1 }); else if (data.status !== 'progress') resolve(data); };
+      w.postMessage({ command: Command.LOAD, id: 1, url: new URLSearchParams(location.search).get('model') });
+    });
+    w.terminate();
+    const a = res.attention;
+    return a.data[((l * a.heads + hd) * a.rows + r) * a.cols + c];
+  }, [text, 2, 1, 5, 3]);
+  assert.equal(Number(d.value), direct);
+  assert.ok(direct > 0 && direct < 1);
+  // above the diagonal is masked
+  await page.mouse.move(box.x + (geom.label + 5.5 * geom.cell) * scale, box.y + (geom.label + 2.5 * geom.cell) * scale);
+  assert.equal(await att.locator('.readout').getAttribute('data-value'), 'masked');
+  await att.screenshot({ path: `${h.artifacts}/attention.png` });
+});
+
+test('the transformer diagram has the real layer count and shows each stage', async () => {
+  const tf = h.page.locator('gpt-transformer');
+  await tf.locator('fieldset').first().waitFor();
+  assert.equal(await tf.locator('fieldset').count(), 4);
+  await tf.locator('[data-stage="blk.1.mlp_out"]').click();
+  assert.match(await tf.locator('.detail-title').textContent(), /block 2 of 4/);
+  assert.equal(await tf.locator('.detail canvas').count(), 1);
+  await tf.locator('[data-stage="softmax"]').click();
+  assert.equal(await tf.locator('.detail .bar').count(), 10);
+  await tf.screenshot({ path: `${h.artifacts}/transformer.png` });
+});
+
+test('a non-GGUF URL, a 404 and a corrupt file are clear errors, and the page keeps its model', async () => {
+  const m = h.page.locator('gpt-model');
+  for (const [url, re] of [['/index.html', /HTML/], ['/no/such/model.gguf', /404/]]) {
+    await m.locator('.url').fill(url);
+    await m.locator('.load-url').click();
+    await m.locator('.status.error').filter({ hasText: re }).waitFor();
+    assert.match(await m.locator('.status').textContent(), /Still using/);
+  }
+  await m.locator('.file').setInputFiles({ name: 'broken.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\x03\0\0\0\x05\0\0\0') });
+  await m.locator('.status.error').filter({ hasText: /truncated|corrupt/ }).waitFor();
+  await h.page.locator('gpt-model .status.error').screenshot({ path: `${h.artifacts}/load-error.png` });
+  const gen = h.page.locator('gpt-generate');
+  await gen.locator('.max-tokens').fill('3');
+  await gen.locator('.run').click();
+  assert.equal(await finished('gpt-generate'), 'maxTokens', 'still generating with the previous model');
+});
+
+test('prompt, settings and the selected head live in the URL', async () => {
+  const { page } = h;
+  const gen = page.locator('gpt-generate');
+  await gen.locator('.seed').fill('777');
+  await gen.locator('.seed').dispatchEvent('change');
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('seed'), '777');
+  assert.equal(url.searchParams.get('layer'), '2');
+  const page2 = await h.context.newPage();
+  await page2.goto(`${h.origin}${PAGE}&prompt=${encodeURIComponent('KING.\n')}&seed=99&layer=1&head=3`);
+  const g2 = page2.locator('gpt-generate');
+  await g2.locator('.seed').waitFor();
+  assert.equal(await g2.locator('.seed').inputValue(), '99');
+  assert.equal(await g2.locator('.prompt').inputValue(), 'KING.\n');
+  await page2.locator('gpt-attention .which', { hasText: 'Layer 2, head 4' }).waitFor();
+  await page2.close();
+});
+
+test('no request left the page\'s origin, and nothing threw', async () => {
+  await h.page.screenshot({ path: `${h.artifacts}/page.png`, fullPage: true });
   assert.deepEqual(h.foreign, []);
   assert.deepEqual(h.logs.filter((l) => l.startsWith('pageerror')), []);
+  assert.ok(fs.existsSync(`${h.artifacts}/attention.png`));
 });
