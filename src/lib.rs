@@ -8,6 +8,7 @@
 //! - `sampler`: seeded greedy / temperature / top-k / top-p sampling
 //! - `session`: the generation and scoring API shared by the CLI and the browser
 //! - `train`: the trainer (AdamW over the same `Gpt2`, checkpoints as GGUF)
+//! - `xor`: the hand-written back-propagation walkthrough (every intermediate kept)
 //! - `synth`: random-weight models from a seed, for tests and benchmarks
 //! - `web`: every `wasm_bindgen` item (wasm32 only)
 
@@ -19,6 +20,7 @@ pub mod session;
 pub mod synth;
 pub mod tokenizer;
 pub mod train;
+pub mod xor;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
