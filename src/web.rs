@@ -115,3 +115,63 @@ impl Engine {
         to_js(&self.model.score(text).map_err(err)?)
     }
 }
+
+/// The XOR walkthrough's network and data, for `<gpt-xor>`.
+#[wasm_bindgen]
+pub struct Xor {
+    net: crate::xor::Net,
+    train: Vec<([f64; 2], f64)>,
+    test: Vec<([f64; 2], f64)>,
+}
+
+#[wasm_bindgen]
+impl Xor {
+    /// `sizes` like [2, 2, 1]; `activation` is "sigmoid", "tanh" or "relu".
+    #[wasm_bindgen(constructor)]
+    pub fn new(sizes: Vec<u32>, activation: &str, seed: u32) -> Result<Xor, JsError> {
+        let sizes: Vec<usize> = sizes.into_iter().map(|s| s as usize).collect();
+        let net = crate::xor::Net::new(&sizes, crate::xor::Activation::parse(activation).map_err(err)?, seed as u64).map_err(err)?;
+        Ok(Xor { net, train: crate::xor::xor_data(), test: Vec::new() })
+    }
+
+    /// The four XOR cases (no test set), or `n` noisy points around the corners with 400 test points.
+    #[wasm_bindgen(js_name = setData)]
+    pub fn set_data(&mut self, noisy: bool, n: u32, seed: u32) {
+        if noisy {
+            self.train = crate::xor::noisy_xor(n.clamp(4, 1000) as usize, 0.25, 0.15, seed as u64);
+            self.test = crate::xor::noisy_xor(400, 0.25, 0.15, seed as u64 + 1);
+        } else {
+            self.train = crate::xor::xor_data();
+            self.test = Vec::new();
+        }
+    }
+
+    pub fn net(&self) -> Result<JsValue, JsError> {
+        to_js(&self.net)
+    }
+
+    pub fn data(&self) -> Result<JsValue, JsError> {
+        to_js(&serde_json::json!({ "train": self.train, "test": self.test }))
+    }
+
+    /// Forward, error, backward and update for one sample; every intermediate is in the result.
+    pub fn step(&mut self, x1: f64, x2: f64, target: f64, lr: f64) -> Result<JsValue, JsError> {
+        to_js(&self.net.step([x1, x2], target, lr))
+    }
+
+    /// One pass over the training data; returns the mean loss.
+    pub fn epoch(&mut self, lr: f64) -> f64 {
+        self.net.epoch(&self.train, lr)
+    }
+
+    /// {train, test} mean losses now (test is null without a test set).
+    pub fn losses(&self) -> Result<JsValue, JsError> {
+        let test = if self.test.is_empty() { None } else { Some(self.net.loss(&self.test)) };
+        to_js(&serde_json::json!({ "train": self.net.loss(&self.train), "test": test }))
+    }
+
+    /// The output over an n x n grid covering [lo, hi]^2, top row first.
+    pub fn grid(&self, n: u32, lo: f64, hi: f64) -> Vec<f32> {
+        self.net.grid(n as usize, lo, hi)
+    }
+}

@@ -8,6 +8,7 @@ import { GptScore } from './widgets/score.js';
 import { GptCompare } from './widgets/compare.js';
 import { GptAttention } from './widgets/attention.js';
 import { GptTransformer } from './widgets/transformer.js';
+import { GptXor } from './widgets/xor.js';
 
 const ELEMENTS = {
   'gpt-model': GptModel,
@@ -17,6 +18,7 @@ const ELEMENTS = {
   'gpt-compare': GptCompare,
   'gpt-attention': GptAttention,
   'gpt-transformer': GptTransformer,
+  'gpt-xor': GptXor,
 };
 
 for (const [name, cls] of Object.entries(ELEMENTS)) if (!customElements.get(name)) customElements.define(name, cls);

@@ -193,6 +193,35 @@ test('prompt, settings and the selected head live in the URL', async () => {
   await page2.close();
 });
 
+test("XOR: Step on the chapter's example shows the numbers the Rust code computes", async () => {
+  const x = h.page.locator('gpt-xor');
+  await x.locator('svg circle').first().waitFor();
+  await x.locator('.step').click();
+  await x.locator('.explain tr[data-part="error"]').waitFor();
+  const shown = await x.evaluate((el) => el.trace);
+  const direct = await h.page.evaluate(async () => {
+    const m = await import('/www/pkg/inside_gpt.js');
+    await m.default();
+    const xor = new m.Xor(new Uint32Array([2, 2, 1]), 'sigmoid', 1);
+    return xor.step(1, 1, 0, 2);
+  });
+  assert.deepEqual(shown, direct);
+  assert.deepEqual(shown.input, [1, 1]);
+  assert.equal(shown.target, 0);
+  const text = (part) => x.locator(`.explain tr[data-part="${part}"] td`).textContent();
+  assert.ok((await text('error')).includes(direct.error.toFixed(4)));
+  assert.ok((await text('forward-0')).includes(direct.z[0][0].toFixed(4)));
+  assert.ok((await text('delta-1')).includes(direct.delta[1][0].toFixed(4)));
+  assert.ok((await text('update-1')).includes(direct.after[1].w[0][0].toFixed(4)));
+  const line = await x.locator('svg line[data-weight="1.0.0"] title').textContent();
+  assert.ok(line.startsWith(`w = ${direct.after[1].w[0][0].toFixed(4)}`), line);
+  // training runs and the loss falls
+  const before = await x.locator('.losses').textContent();
+  for (let i = 0; i < 5; i++) await x.locator('.epoch').click();
+  assert.notEqual(await x.locator('.losses').textContent(), before);
+  await x.screenshot({ path: `${h.artifacts}/xor.png` });
+});
+
 test('no request left the page\'s origin, and nothing threw', async () => {
   await h.page.screenshot({ path: `${h.artifacts}/page.png`, fullPage: true });
   assert.deepEqual(h.foreign, []);
