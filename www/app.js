@@ -9,7 +9,7 @@ function translatePage() {
 }
 
 const params = new URLSearchParams(location.search);
-const gen = document.querySelector('gpt-generate');
+const gen = document.querySelector('#generate gpt-generate');
 const att = document.querySelector('gpt-attention');
 // URL -> widgets, before they are built
 const SETTINGS = { prompt: 'prompt', temperature: 'temperature', topK: 'top-k', topP: 'top-p', seed: 'seed', maxTokens: 'max-tokens' };

@@ -5,6 +5,7 @@ import { Command, Status } from './protocol.js';
 const FINAL = {
   [Command.LOAD]: Status.LOADED, [Command.GENERATE]: Status.DONE, [Command.START]: Status.PROMPT,
   [Command.STEP]: Status.TOKEN, [Command.SCORE]: Status.SCORED, [Command.INSPECT]: Status.INSPECTED,
+  [Command.TOKENIZE]: Status.TOKENIZED,
 };
 
 let worker = null;
@@ -117,3 +118,4 @@ export const start = (slot, prompt, options) => request({ command: Command.START
 export const step = (slot, token) => request({ command: Command.STEP, slot, token });
 export const score = (text) => request({ command: Command.SCORE, text });
 export const inspect = (text, channels = 64) => request({ command: Command.INSPECT, text, channels });
+export const tokenize = (text) => request({ command: Command.TOKENIZE, text });

@@ -9,6 +9,9 @@ import { GptCompare } from './widgets/compare.js';
 import { GptAttention } from './widgets/attention.js';
 import { GptTransformer } from './widgets/transformer.js';
 import { GptXor } from './widgets/xor.js';
+import { GptChoices } from './widgets/choices.js';
+import { GptFormats } from './widgets/formats.js';
+import { GptCot } from './widgets/cot.js';
 
 const ELEMENTS = {
   'gpt-model': GptModel,
@@ -19,6 +22,9 @@ const ELEMENTS = {
   'gpt-attention': GptAttention,
   'gpt-transformer': GptTransformer,
   'gpt-xor': GptXor,
+  'gpt-choices': GptChoices,
+  'gpt-formats': GptFormats,
+  'gpt-cot': GptCot,
 };
 
 for (const [name, cls] of Object.entries(ELEMENTS)) if (!customElements.get(name)) customElements.define(name, cls);

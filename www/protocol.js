@@ -17,6 +17,8 @@ export const Command = Object.freeze({
   SCORE: 'score',
   /** {command, id, text, channels}: every stage of the network on `text` */
   INSPECT: 'inspect',
+  /** {command, id, text}: token ids and pieces */
+  TOKENIZE: 'tokenize',
 });
 
 /** Statuses the worker sends. */
@@ -35,6 +37,8 @@ export const Status = Object.freeze({
   SCORED: 'scored',
   /** {status, id, tokens, pieces, stages, attention, next} */
   INSPECTED: 'inspected',
+  /** {status, id, tokens, pieces} */
+  TOKENIZED: 'tokenized',
   /** {status, id, command, message}: the command failed; the worker keeps its previous model */
   ERROR: 'error',
 });

@@ -148,6 +148,9 @@ self.onmessage = async ({ data: msg }) => {
       case Command.SCORE:
         post({ status: Status.SCORED, id: msg.id, ...needEngine().score(msg.text) });
         break;
+      case Command.TOKENIZE:
+        post({ status: Status.TOKENIZED, id: msg.id, ...needEngine().tokenize(msg.text) });
+        break;
       case Command.INSPECT: {
         const ins = needEngine().inspect(msg.text, msg.channels ?? 64);
         post({ status: Status.INSPECTED, id: msg.id, ...ins }, transferables(ins));

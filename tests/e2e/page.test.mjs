@@ -37,7 +37,7 @@ test('the model loads with progress and its card is computed from the file', asy
 
 test('generate streams tokens one by one, a seed repeats, Stop stops', async () => {
   const { page } = h;
-  const gen = page.locator('gpt-generate');
+  const gen = page.locator('#generate gpt-generate');
   await gen.locator('.prompt').fill('To be, or not');
   await gen.locator('.max-tokens').fill('30');
   await gen.evaluate((el) => {
@@ -47,7 +47,7 @@ test('generate streams tokens one by one, a seed repeats, Stop stops', async () 
     }).observe(el.shadowRoot.querySelector('.out'), { childList: true });
   });
   await gen.locator('.run').click();
-  assert.equal(await finished('gpt-generate'), 'maxTokens');
+  assert.equal(await finished('#generate gpt-generate'), 'maxTokens');
   const first = await gen.locator('.out').textContent();
   const arrivals = await page.evaluate(() => window.arrivals);
   assert.equal(arrivals.length, 30);
@@ -57,27 +57,27 @@ test('generate streams tokens one by one, a seed repeats, Stop stops', async () 
   await gen.screenshot({ path: `${h.artifacts}/generate.png` });
 
   await gen.locator('.run').click();
-  await finished('gpt-generate');
+  await finished('#generate gpt-generate');
   assert.equal(await gen.locator('.out').textContent(), first, 'same seed, same text');
 
   await gen.locator('.max-tokens').fill('2000');
   await gen.locator('.run').click();
-  await page.waitForFunction(() => document.querySelector('gpt-generate').shadowRoot.querySelectorAll('.out .gen').length >= 3);
+  await page.waitForFunction(() => document.querySelector('#generate gpt-generate').shadowRoot.querySelectorAll('.out .gen').length >= 3);
   await gen.locator('.stop').click();
-  assert.equal(await finished('gpt-generate'), 'stopped');
+  assert.equal(await finished('#generate gpt-generate'), 'stopped');
   assert.ok(await gen.locator('.out .gen').count() < 2000);
 });
 
 test('bad settings are refused with a message and the widget recovers', async () => {
-  const gen = h.page.locator('gpt-generate');
+  const gen = h.page.locator('#generate gpt-generate');
   await gen.locator('.max-tokens').fill('5');
   await gen.locator('.top-p').fill('1.5');
   await gen.locator('.run').click();
-  assert.equal(await finished('gpt-generate'), 'error');
+  assert.equal(await finished('#generate gpt-generate'), 'error');
   assert.match(await gen.locator('.status').textContent(), /top-p must be in \(0, 1\]/);
   await gen.locator('.top-p').fill('0.95');
   await gen.locator('.run').click();
-  assert.equal(await finished('gpt-generate'), 'maxTokens');
+  assert.equal(await finished('#generate gpt-generate'), 'maxTokens');
 });
 
 test('step mode: the reader picks the next token from the candidates', async () => {
@@ -169,15 +169,15 @@ test('a non-GGUF URL, a 404 and a corrupt file are clear errors, and the page ke
   await m.locator('.file').setInputFiles({ name: 'broken.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\x03\0\0\0\x05\0\0\0') });
   await m.locator('.status.error').filter({ hasText: /truncated|corrupt/ }).waitFor();
   await h.page.locator('gpt-model .status.error').screenshot({ path: `${h.artifacts}/load-error.png` });
-  const gen = h.page.locator('gpt-generate');
+  const gen = h.page.locator('#generate gpt-generate');
   await gen.locator('.max-tokens').fill('3');
   await gen.locator('.run').click();
-  assert.equal(await finished('gpt-generate'), 'maxTokens', 'still generating with the previous model');
+  assert.equal(await finished('#generate gpt-generate'), 'maxTokens', 'still generating with the previous model');
 });
 
 test('prompt, settings and the selected head live in the URL', async () => {
   const { page } = h;
-  const gen = page.locator('gpt-generate');
+  const gen = page.locator('#generate gpt-generate');
   await gen.locator('.seed').fill('777');
   await gen.locator('.seed').dispatchEvent('change');
   const url = new URL(page.url());
@@ -185,7 +185,7 @@ test('prompt, settings and the selected head live in the URL', async () => {
   assert.equal(url.searchParams.get('layer'), '2');
   const page2 = await h.context.newPage();
   await page2.goto(`${h.origin}${PAGE}&prompt=${encodeURIComponent('KING.\n')}&seed=99&layer=1&head=3`);
-  const g2 = page2.locator('gpt-generate');
+  const g2 = page2.locator('#generate gpt-generate');
   await g2.locator('.seed').waitFor();
   assert.equal(await g2.locator('.seed').inputValue(), '99');
   assert.equal(await g2.locator('.prompt').inputValue(), 'KING.\n');

@@ -27,7 +27,7 @@ function toRows(a) {
 
 export class GptAttention extends GptElement {
   build() {
-    this.slot = newSlot();
+    this.genSlot = newSlot();
     this.layer = this.num('layer', 0);
     this.head = this.num('head', 0);
     this.root.innerHTML = `
@@ -57,7 +57,7 @@ export class GptAttention extends GptElement {
     this.$('.text').value = this.getAttribute('text') ?? 'The king is dead. Long live the king!';
     this.$('.run').onclick = () => this.analyse();
     this.$('.gen').onclick = () => this.generate();
-    this.$('.stop').onclick = () => stop(this.slot);
+    this.$('.stop').onclick = () => stop(this.genSlot);
     this.$('.focus').oninput = () => { this.focus = Number(this.$('.focus').value); this.draw(); };
     const map = this.$('.map');
     map.addEventListener('mousemove', (e) => this.hover(e));
@@ -102,7 +102,7 @@ export class GptAttention extends GptElement {
     this.$('.gen').disabled = this.$('.run').disabled = true;
     this.$('.stop').disabled = false;
     try {
-      await generate(this.slot, this.$('.text').value, { temperature: 0.8, topK: 40, topP: 0.95, seed: 7, topN: 1, attention: true }, this.num('tokens', 24), (m) => {
+      await generate(this.genSlot, this.$('.text').value, { temperature: 0.8, topK: 40, topP: 0.95, seed: 7, topN: 1, attention: true }, this.num('tokens', 24), (m) => {
         if (m.status === 'prompt') this.set(m.pieces, m.attention);
         else if (m.status === 'token' && m.attention) {
           this.pieces.push(m.piece);

@@ -46,7 +46,7 @@ export function tokenFor(m) {
 
 export class GptGenerate extends GptElement {
   build() {
-    this.slot = newSlot();
+    this.genSlot = newSlot();
     this.root.innerHTML = `
       <div class="card">
         <h3 data-t="gen.title"></h3>
@@ -65,7 +65,7 @@ export class GptGenerate extends GptElement {
     this.$('.prompt').value = this.getAttribute('prompt') ?? 'ROMEO.\n';
     applySettings(this);
     this.$('.run').onclick = () => this.run();
-    this.$('.stop').onclick = () => stop(this.slot);
+    this.$('.stop').onclick = () => stop(this.genSlot);
     this.$('.prompt').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) this.run(); });
     for (const el of this.$$('input, textarea')) el.addEventListener('change', () => this.changed());
   }
@@ -89,7 +89,7 @@ export class GptGenerate extends GptElement {
     this.$('.run').disabled = true;
     this.$('.stop').disabled = false;
     try {
-      const done = await generate(this.slot, this.$('.prompt').value, options, maxTokens, (m) => {
+      const done = await generate(this.genSlot, this.$('.prompt').value, options, maxTokens, (m) => {
         if (m.status === 'prompt') {
           for (const p of m.pieces) out.append(tokenSpan(p, 'prompt'));
         } else if (m.status === 'token') {

@@ -6,7 +6,7 @@ import { start, step, newSlot } from '../client.js';
 
 export class GptNextToken extends GptElement {
   build() {
-    this.slot = newSlot();
+    this.genSlot = newSlot();
     this.root.innerHTML = `
       <div class="card">
         <h3 data-t="next.title"></h3>
@@ -36,7 +36,7 @@ export class GptNextToken extends GptElement {
     this.started = true;
     const options = { temperature: Number(this.$('.temperature').value), seed: Math.floor(Number(this.$('.seed').value)) || 0, topK: 0, topP: 1, topN: this.num('candidates', 10) };
     try {
-      const p = await start(this.slot, this.$('.prompt').value, options);
+      const p = await start(this.genSlot, this.$('.prompt').value, options);
       const out = this.$('.out');
       out.replaceChildren(...p.pieces.map((x) => tokenSpan(x, 'prompt')));
       this.status('');
@@ -70,7 +70,7 @@ export class GptNextToken extends GptElement {
 
   async take(token) {
     try {
-      const s = await step(this.slot, token);
+      const s = await step(this.genSlot, token);
       const span = tokenSpan(s.text, 'gen');
       span.style.background = probColour(s.prob);
       span.title = t('gen.tip', { p: fmt(s.prob, 4), rank: s.rank + 1, h: fmt(s.entropy, 2), piece: JSON.stringify(s.piece), id: s.token });
