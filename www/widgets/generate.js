@@ -59,7 +59,7 @@ export class GptGenerate extends GptElement {
           <span class="speed muted" aria-live="off"></span>
         </div>
         <p class="status" role="status" aria-live="polite"></p>
-        <div class="out tokens" aria-live="off" data-t-label="gen.output"></div>
+        <div class="out tokens" role="log" aria-live="off" data-t-label="gen.output"></div>
         <p class="muted" data-t="gen.legend"></p>
       </div>`;
     this.$('.prompt').value = this.getAttribute('prompt') ?? 'ROMEO.\n';

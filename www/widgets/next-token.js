@@ -20,7 +20,7 @@ export class GptNextToken extends GptElement {
         <p class="status" role="status" aria-live="polite"></p>
         <div class="row"><span class="muted" data-t="next.choose"></span>
           <button class="sample secondary" data-t="next.sample" disabled></button></div>
-        <div class="bars cands" role="list"></div>
+        <div class="bars cands"></div>
       </div>`;
     this.$('.prompt').value = this.getAttribute('prompt') ?? 'To be, or not to';
     this.$('.begin').onclick = () => this.begin();

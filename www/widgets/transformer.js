@@ -41,7 +41,9 @@ export class GptTransformer extends GptElement {
   }
 
   translated() {
-    if (this.data) this.drawStack();
+    if (!this.data) return;
+    this.drawStack();
+    this.open(this.selected || 'tokens');
   }
 
   async run() {
