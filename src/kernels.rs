@@ -53,6 +53,21 @@ impl QMatrix {
 
     /// y (m x rows) = x (m x cols) W^T.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
+        self.matmul_with(x, m, block_dot)
+    }
+
+    /// The same product with the scalar block dot, whatever the build (for benchmarks).
+    pub fn matmul_scalar(&self, x: &[f32], m: usize) -> Vec<f32> {
+        self.matmul_with(x, m, block_dot_scalar)
+    }
+
+    /// The raw blocks (for handing the same matrix to another kernel).
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    #[inline(always)]
+    fn matmul_with(&self, x: &[f32], m: usize, dot: impl Fn(&[i8], &[i8]) -> i32) -> Vec<f32> {
         let qa = quantize_activations(x, m, self.cols);
         let mut y = vec![0f32; m * self.rows];
         let nb = self.cols / QK;
@@ -79,7 +94,7 @@ impl QMatrix {
                 for (i, s) in sums.iter_mut().enumerate() {
                     let k = i * nb + b;
                     let xq = &qa.quants[k * QK..(k + 1) * QK];
-                    *s += (dw * qa.scales[k]) * block_dot(w, xq) as f32;
+                    *s += (dw * qa.scales[k]) * dot(w, xq) as f32;
                 }
             }
             for (i, s) in sums.into_iter().enumerate() {

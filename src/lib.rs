@@ -1,6 +1,7 @@
 //! Inside GPT: a GPT-2 decoder that runs natively and, compiled to wasm32, in a browser worker.
 //!
 //! Layout (each module is DOM-free and tested natively, except `web`):
+//! - `bench`: kernel benchmarks (ours, candle's QMatMul, scalar), natively and in wasm
 //! - `gguf`: GGUF v3 reader (bounds-checked) and writer, Q8_0/Q4_0 block formats
 //! - `kernels`: our quantized matrix kernels (simd128 with scalar twins)
 //! - `model`: the GPT-2 network, loaded from a GGUF in llama.cpp's `gpt2` layout
@@ -12,6 +13,7 @@
 //! - `synth`: random-weight models from a seed, for tests and benchmarks
 //! - `web`: every `wasm_bindgen` item (wasm32 only)
 
+pub mod bench;
 pub mod gguf;
 pub mod kernels;
 pub mod model;

@@ -9,6 +9,7 @@
 //!                       [--ctx 256] [--steps N] [--batch 16] [--seq 128] [--lr 2e-3] [--seed 1337]
 //!                       [--resume CHECKPOINT] [--hours H]
 //!   inside-gpt export   --checkpoint C.gguf --corpus DIR --out DIR   (shipped files + model card)
+//!   inside-gpt bench    [--seconds 0.3] [--json]   (kernel GFLOP/s: ours, candle, scalar)
 //!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64]
 //!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02]
 
@@ -430,6 +431,18 @@ fn card_markdown(c: &serde_json::Value) -> String {
     md
 }
 
+fn bench_cmd(args: &Args) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let now = move || t0.elapsed().as_secs_f64();
+    let rows = inside_gpt::bench::kernels(&inside_gpt::bench::SHAPES, &[DType::Q8_0, DType::Q4_0], args.num("seconds", 0.3)?, &now)?;
+    if args.flag("json") {
+        println!("{}", json(&rows));
+    } else {
+        print!("{}", inside_gpt::bench::table(&rows));
+    }
+    Ok(())
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.first().map(String::as_str) {
@@ -440,6 +453,7 @@ fn main() {
             "synth" => synth_cmd(&a),
             "train" => train_cmd(&a),
             "export" => export_cmd(&a),
+            "bench" => bench_cmd(&a),
             _ => Err(Error(format!("unknown command {cmd:?}\n{USAGE}"))),
         }),
         None => Err(Error(USAGE.into())),

@@ -116,6 +116,15 @@ enum Source<'a> {
 /// Finds tensors by name, checks their shapes (given in ggml order) and builds layers.
 struct Loader<'a> {
     src: Source<'a>,
+    kernels: Kernels,
+}
+
+/// Which kernels run the quantized matrices: ours (the default), or candle-core's `QMatMul`, kept
+/// as the baseline the benchmarks compare against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    Ours,
+    Candle,
 }
 
 impl<'a> Loader<'a> {
@@ -152,7 +161,11 @@ impl<'a> Loader<'a> {
         if let Source::File { g, bytes } = &self.src {
             let t = Self::info(g, name, dims)?;
             if matches!(t.dtype, DType::Q8_0 | DType::Q4_0) {
-                return Ok(Matrix::Quant(QMatrix::new(t.dtype, dims[1], dims[0], &bytes[t.start..t.start + t.len])?));
+                let q = QMatrix::new(t.dtype, dims[1], dims[0], &bytes[t.start..t.start + t.len])?;
+                return Ok(match self.kernels {
+                    Kernels::Ours => Matrix::Quant(q),
+                    Kernels::Candle => Matrix::Candle(candle_qmatmul(&q)?, q),
+                });
             }
         }
         Ok(Matrix::Dense(self.dense(name, dims)?))
@@ -160,7 +173,7 @@ impl<'a> Loader<'a> {
     fn embedding(&self, name: &str, dims: &[usize]) -> Result<TokenEmbedding> {
         Ok(match self.matrix(name, dims)? {
             Matrix::Dense(t) => TokenEmbedding::Dense(t),
-            Matrix::Quant(q) => TokenEmbedding::Packed(q),
+            Matrix::Quant(q) | Matrix::Candle(_, q) => TokenEmbedding::Packed(q),
         })
     }
     fn linear(&self, prefix: &str, n_in: usize, n_out: usize) -> Result<Linear> {
@@ -193,6 +206,18 @@ impl LayerNorm {
 enum Matrix {
     Dense(Tensor),
     Quant(QMatrix),
+    /// the baseline: candle's kernels over the same blocks (kept for embedding lookups)
+    Candle(candle_core::quantized::QMatMul, QMatrix),
+}
+
+fn candle_qmatmul(q: &QMatrix) -> Result<candle_core::quantized::QMatMul> {
+    use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul};
+    let ty = if q.dtype == DType::Q4_0 { GgmlDType::Q4_0 } else { GgmlDType::Q8_0 };
+    // candle reads the blocks in place: give it 4-byte-aligned memory
+    let mut words = vec![0u32; q.bytes().len().div_ceil(4)];
+    let buf = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, q.bytes().len()) };
+    buf.copy_from_slice(q.bytes());
+    Ok(QMatMul::from_qtensor(qtensor_from_ggml(ty, buf, vec![q.rows, q.cols], &Device::Cpu)?)?)
 }
 
 impl Matrix {
@@ -209,6 +234,7 @@ impl Matrix {
                 let y = q.matmul(&x.flatten_all()?.to_vec1::<f32>()?, rows);
                 Tensor::from_vec(y, (rows, q.rows), &Device::Cpu)?
             }
+            Matrix::Candle(m, _) => candle_core::Module::forward(m, &x.contiguous()?)?,
         };
         dims.push(y.dim(1)?);
         Ok(y.reshape(dims)?)
@@ -402,12 +428,16 @@ pub struct Gpt2 {
 impl Gpt2 {
     /// Loads a GGUF file in llama.cpp's `gpt2` layout.
     pub fn load(g: &Gguf, bytes: &[u8]) -> Result<Self> {
-        Self::build(Config::from_gguf(g)?, Loader { src: Source::File { g, bytes } })
+        Self::load_with(g, bytes, Kernels::Ours)
+    }
+
+    pub fn load_with(g: &Gguf, bytes: &[u8], kernels: Kernels) -> Result<Self> {
+        Self::build(Config::from_gguf(g)?, Loader { src: Source::File { g, bytes }, kernels })
     }
 
     /// Builds the model over named f32 tensors (candle shapes; `Var`s when training).
     pub fn from_tensors(cfg: &Config, tensors: &HashMap<String, Tensor>) -> Result<Self> {
-        Self::build(cfg.clone(), Loader { src: Source::Tensors(tensors) })
+        Self::build(cfg.clone(), Loader { src: Source::Tensors(tensors), kernels: Kernels::Ours })
     }
 
     fn build(cfg: Config, l: Loader) -> Result<Self> {
@@ -433,6 +463,7 @@ impl Gpt2 {
         // tied: the same tensor (or the same shared blocks) as the embedding
         let lm_head = match (&wte, cfg.tied_head) {
             (TokenEmbedding::Dense(t), true) => Matrix::Dense(t.clone()),
+            (TokenEmbedding::Packed(q), true) if l.kernels == Kernels::Candle => Matrix::Candle(candle_qmatmul(q)?, q.clone()),
             (TokenEmbedding::Packed(q), true) => Matrix::Quant(q.clone()),
             (_, false) => l.matrix(head, &[e, cfg.n_vocab])?,
         };

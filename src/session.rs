@@ -5,7 +5,7 @@
 //! model's own (softmax at temperature 1), whatever the sampler's settings.
 
 use crate::gguf::Gguf;
-use crate::model::{Cache, Config, Gpt2, ParamCounts};
+use crate::model::{Cache, Config, Gpt2, Kernels, ParamCounts};
 use crate::sampler::{ranked, softmax, Sampler, SamplerConfig};
 use crate::tokenizer::{Tokenizer, Utf8Stream};
 use crate::{bail, Result};
@@ -32,8 +32,13 @@ pub struct ModelInfo {
 
 impl Model {
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        Self::from_bytes_with(bytes, Kernels::Ours)
+    }
+
+    /// Loads with a choice of quantized kernels (candle's are the benchmarks' baseline).
+    pub fn from_bytes_with(bytes: &[u8], kernels: Kernels) -> Result<Model> {
         let g = Gguf::parse(bytes)?;
-        let gpt = Gpt2::load(&g, bytes)?;
+        let gpt = Gpt2::load_with(&g, bytes, kernels)?;
         let tokenizer = Tokenizer::from_gguf(&g)?;
         if tokenizer.vocab_size() != gpt.cfg.n_vocab {
             bail!("the tokenizer has {} tokens but token_embd.weight has {} rows", tokenizer.vocab_size(), gpt.cfg.n_vocab);

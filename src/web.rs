@@ -52,7 +52,14 @@ impl Engine {
     /// Parses and loads a whole GGUF file.
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8]) -> Result<Engine, JsError> {
-        Ok(Engine { model: Model::from_bytes(bytes).map_err(err)?, gens: HashMap::new() })
+        Self::with_kernels(bytes, false)
+    }
+
+    /// Loads with candle's quantized kernels instead of ours when `candle` is true (benchmarks).
+    #[wasm_bindgen(js_name = withKernels)]
+    pub fn with_kernels(bytes: &[u8], candle: bool) -> Result<Engine, JsError> {
+        let kernels = if candle { crate::model::Kernels::Candle } else { crate::model::Kernels::Ours };
+        Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new() })
     }
 
     /// Hyper-parameters, parameter counts and bytes by tensor type.
@@ -174,4 +181,12 @@ impl Xor {
     pub fn grid(&self, n: u32, lo: f64, hi: f64) -> Vec<f32> {
         self.net.grid(n as usize, lo, hi)
     }
+}
+
+/// Kernel GFLOP/s (ours, candle's QMatMul, scalar) on the default model's and GPT-2 124M's shapes.
+#[wasm_bindgen(js_name = benchKernels)]
+pub fn bench_kernels(seconds: f64) -> Result<JsValue, JsError> {
+    let now = || js_sys::Date::now() / 1000.0;
+    let rows = crate::bench::kernels(&crate::bench::SHAPES, &[crate::gguf::DType::Q8_0, crate::gguf::DType::Q4_0], seconds, &now).map_err(err)?;
+    to_js(&rows)
 }

@@ -333,3 +333,19 @@ fn inspection_shows_every_stage_consistently() {
     assert_eq!(p.attention.unwrap().data, ins.attention.data);
     assert_eq!(ins.next.len(), 10);
 }
+
+/// The benchmarks' baseline (candle's QMatMul over the same blocks) computes the same model.
+#[test]
+fn candle_kernels_baseline_agrees_with_ours() {
+    let tok = tok();
+    let w = weights(&tok, 11, 0.02);
+    for dtype in [DType::Q8_0, DType::Q4_0] {
+        let bytes = w.to_gguf(&tok, dtype, "t").unwrap();
+        let ours = Model::from_bytes(&bytes).unwrap();
+        let theirs = Model::from_bytes_with(&bytes, inside_gpt::model::Kernels::Candle).unwrap();
+        let a = ours.score("To be, or not to be").unwrap();
+        let b = theirs.score("To be, or not to be").unwrap();
+        let diff = a.logprobs.iter().zip(&b.logprobs).map(|(x, y)| (x.unwrap() - y.unwrap()).abs()).fold(0.0, f64::max);
+        assert!(diff < 0.02, "{dtype:?}: log-probabilities differ by {diff}");
+    }
+}

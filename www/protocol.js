@@ -3,7 +3,7 @@
 
 /** Commands the page sends. */
 export const Command = Object.freeze({
-  /** {command, id, url} or {command, id, bytes: ArrayBuffer, name}: load a GGUF */
+  /** {command, id, url} or {command, id, bytes: ArrayBuffer, name}: load a GGUF (`kernels: 'candle'` for the baseline) */
   LOAD: 'load',
   /** {command, id, slot, prompt, options: GenerateOptions, maxTokens}: start and stream tokens */
   GENERATE: 'generate',

@@ -74,7 +74,8 @@ async function load(msg) {
     ? { bytes: new Uint8Array(msg.bytes), source: 'file' }
     : await fetchModel(msg.url, msg.id);
   if (msg.bytes) checkGgufPrefix(bytes.subarray(0, 8));
-  const next = new Engine(bytes); // throws on a bad file: the previous engine stays
+  // throws on a bad file: the previous engine stays; `kernels: 'candle'` is the benchmarks' baseline
+  const next = Engine.withKernels(bytes, msg.kernels === 'candle');
   for (const state of running.values()) state.stop = true;
   engine?.free();
   engine = next;

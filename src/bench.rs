@@ -1,0 +1,112 @@
+//! Kernel benchmarks, the same code natively and in wasm (node or a browser worker): our
+//! quantized matrix-vector product against candle-core's `QMatMul` and against our scalar twin, on
+//! the default model's shapes and GPT-2 124M's. Every row is measured in one run, so the ratios
+//! hold even on a noisy shared machine.
+
+use crate::gguf::{quantize, DType};
+use crate::kernels::QMatrix;
+use crate::sampler::Rng;
+use crate::Result;
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul};
+use candle_core::{Device, Module, Tensor};
+use serde::Serialize;
+
+/// (name, inputs k, outputs n): y (1 x n) = x (1 x k) W^T.
+pub const SHAPES: [(&str, usize, usize); 10] = [
+    ("default attn_qkv", 192, 576),
+    ("default attn_output", 192, 192),
+    ("default ffn_up", 192, 768),
+    ("default ffn_down", 768, 192),
+    ("default lm_head", 192, 2048),
+    ("gpt2 attn_qkv", 768, 2304),
+    ("gpt2 attn_output", 768, 768),
+    ("gpt2 ffn_up", 768, 3072),
+    ("gpt2 ffn_down", 3072, 768),
+    ("gpt2 lm_head", 768, 50257),
+];
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KernelRow {
+    pub shape: String,
+    pub dtype: String,
+    pub k: usize,
+    pub n: usize,
+    pub ours_gflops: f64,
+    pub candle_gflops: f64,
+    pub scalar_gflops: f64,
+    /// ours / candle
+    pub ratio: f64,
+    /// max |ours - candle| / max |candle|
+    pub rel_diff: f64,
+}
+
+/// Runs `f` repeatedly for at least `seconds`; returns calls per second.
+fn rate(seconds: f64, now: &dyn Fn() -> f64, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up (and tier-up in wasm engines)
+    let start = now();
+    let mut calls = 0u64;
+    while now() - start < seconds || calls < 3 {
+        f();
+        calls += 1;
+    }
+    calls as f64 / (now() - start)
+}
+
+/// One row per (shape, type). `now` returns seconds (Instant natively, performance.now() in wasm).
+pub fn kernels(shapes: &[(&str, usize, usize)], dtypes: &[DType], seconds: f64, now: &dyn Fn() -> f64) -> Result<Vec<KernelRow>> {
+    let mut rng = Rng::new(1);
+    let mut rows = Vec::new();
+    for &(name, k, n) in shapes {
+        let w: Vec<f32> = (0..k * n).map(|_| 0.02 * rng.normal() as f32).collect();
+        let x: Vec<f32> = (0..k).map(|_| rng.normal() as f32).collect();
+        for &dtype in dtypes {
+            let bytes = quantize(&w, dtype)?;
+            let ours = QMatrix::new(dtype, n, k, &bytes)?;
+            let ggml = match dtype {
+                DType::Q4_0 => candle_core::quantized::GgmlDType::Q4_0,
+                _ => candle_core::quantized::GgmlDType::Q8_0,
+            };
+            let candle = QMatMul::from_qtensor(qtensor_from_ggml(ggml, &bytes, vec![n, k], &Device::Cpu)?)?;
+            let xt = Tensor::from_slice(&x, (1, k), &Device::Cpu)?;
+            let flop = 2.0 * k as f64 * n as f64;
+            let ours_rate = rate(seconds, now, || {
+                std::hint::black_box(ours.matmul(&x, 1));
+            });
+            let candle_rate = rate(seconds, now, || {
+                std::hint::black_box(candle.forward(&xt).unwrap());
+            });
+            let scalar_rate = rate(seconds, now, || {
+                std::hint::black_box(ours.matmul_scalar(&x, 1));
+            });
+            let a = ours.matmul(&x, 1);
+            let b = candle.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+            let diff = a.iter().zip(&b).fold(0f32, |m, (p, q)| m.max((p - q).abs())) / scale;
+            rows.push(KernelRow {
+                shape: name.to_string(),
+                dtype: dtype.name().to_string(),
+                k,
+                n,
+                ours_gflops: ours_rate * flop / 1e9,
+                candle_gflops: candle_rate * flop / 1e9,
+                scalar_gflops: scalar_rate * flop / 1e9,
+                ratio: ours_rate / candle_rate,
+                rel_diff: diff as f64,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The rows as a markdown table.
+pub fn table(rows: &[KernelRow]) -> String {
+    let mut s = String::from("| shape | type | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle |\n|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        s += &format!(
+            "| {} | {} | {}x{} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            r.shape, r.dtype, r.k, r.n, r.ours_gflops, r.candle_gflops, r.scalar_gflops, r.ratio
+        );
+    }
+    s
+}
