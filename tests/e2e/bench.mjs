@@ -1,0 +1,176 @@
+// The benchmark command (not a test): kernels natively, in wasm under node and in a Chromium
+// worker; end-to-end prefill/decode in Chromium for ours, the same file through candle's QMatMul,
+// and wllama (llama.cpp in wasm), all single-threaded; time to first token cold and cached; the
+// .wasm size. Prints markdown; `--write` also writes BENCHMARKS.md. Run by `.ci/bench`.
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { start, cli, ROOT } from './harness.mjs';
+
+const args = process.argv.slice(2);
+const SECONDS = 0.3;
+const MODELS = process.env.BENCH_MODELS ? JSON.parse(process.env.BENCH_MODELS) : [
+  { name: 'default (Shakespeare, Q8_0)', url: '/www/models/shakespeare-q8_0.gguf', promptTokens: 32 },
+  { name: 'GPT-2 124M shape (synthetic, Q8_0)', url: '/target/bench/gpt2-124m-q8_0.gguf', promptTokens: 128 },
+];
+const DECODE = 64;
+const out = [];
+const say = (s = '') => { out.push(s); console.log(s); };
+
+function kernelTable(title, rows) {
+  say(`### ${title}\n`);
+  say('| shape | type | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle |');
+  say('|---|---|---|---|---|---|---|');
+  for (const r of rows) say(`| ${r.shape} | ${r.dtype} | ${r.k}x${r.n} | ${r.oursGflops.toFixed(2)} | ${r.candleGflops.toFixed(2)} | ${r.scalarGflops.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
+  say();
+}
+
+const h = await start();
+const chromiumVersion = h.page.context().browser().version();
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+say(`Machine: ${os.cpus().length} cores of ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Chromium ${chromiumVersion}; node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`);
+say(`Command: \`.ci/bench\` (= \`node tests/e2e/bench.mjs --write\`). Every ratio compares numbers measured in the same run.\n`);
+
+// --- kernels
+// a blank page of our origin (the server's 404 page) for the workers
+await h.page.goto(`${h.origin}/bench-blank`);
+if (!process.env.BENCH_SKIP_KERNELS) {
+say('## Kernels: 1 x k by k x n products\n');
+kernelTable('Native (x86-64, one thread; our kernel has no x86 SIMD twin, so ours = scalar here)', JSON.parse(cli('bench', '--json', '--seconds', String(SECONDS))));
+{
+  const pkg = path.join(ROOT, 'www/pkg');
+  const mod = await import(path.join(pkg, 'inside_gpt.js'));
+  await mod.default({ module_or_path: fs.readFileSync(path.join(pkg, 'inside_gpt_bg.wasm')) });
+  kernelTable(`wasm simd128 under node ${process.version}`, mod.benchKernels(SECONDS));
+}
+const inWorker = await h.page.evaluate(async (seconds) => {
+  const src = `import init, { benchKernels } from '${location.origin}/www/pkg/inside_gpt.js';
+    self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds})); };`;
+  const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+  const rows = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(null); });
+  w.terminate();
+  return rows;
+}, SECONDS);
+kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker`, inWorker);
+}
+
+// --- end to end
+say('## End to end in Chromium, single-threaded\n');
+say(`Greedy decoding of ${DECODE} tokens after a prompt; prefill = prompt tokens / time to the prompt's logits; decode = generated tokens / time.\n`);
+say('| model | engine | prompt tokens | prefill tok/s | decode tok/s | decode vs wllama |');
+say('|---|---|---|---|---|---|');
+const PROMPT = 'ROMEO. But soft, what light through yonder window breaks? It is the east, and Juliet is the sun. Arise, fair sun, and kill the envious moon, who is already sick and pale with grief that thou her maid art far more fair than she. Be not her maid, since she is envious; her vestal livery is but sick and green, and none but fools do wear it; cast it off. It is my lady, O it is my love!';
+
+async function ours(model, kernels) {
+  return h.page.evaluate(async ({ url, kernels, n, decode, prompt }) => {
+    const w = new Worker('/www/worker.js', { type: 'module' });
+    const call = (msg, until) => new Promise((resolve, reject) => {
+      const seen = [];
+      w.onmessage = ({ data }) => {
+        seen.push({ ...data, t: performance.now() });
+        if (data.status === 'error') reject(new Error(data.message));
+        if (data.status === until) resolve(seen);
+      };
+      w.postMessage(msg);
+    });
+    await call({ command: 'load', id: 1, url, kernels }, 'loaded');
+    // a prompt of exactly n tokens
+    const tok = await call({ command: 'tokenize', id: 2, text: prompt.repeat(4) }, 'tokenized');
+    const p = tok.at(-1).pieces.slice(0, n).join(''); // ASCII text: the pieces are exact
+    const t0 = performance.now();
+    const msgs = await call({ command: 'generate', id: 4, prompt: p, options: { temperature: 0, topN: 1 }, maxTokens: decode }, 'done');
+    const promptMsg = msgs.find((m) => m.status === 'prompt');
+    const done = msgs.at(-1);
+    w.terminate();
+    return { promptTokens: promptMsg.tokens.length, prefill: promptMsg.tokens.length / ((promptMsg.t - t0) / 1000), decode: done.tokensSec, text: p };
+  }, { url: model.url, kernels, n: model.promptTokens, decode: DECODE, prompt: PROMPT });
+}
+
+/** Token ids whose bytes are not valid UTF-8 on their own: llama.cpp's server cannot put them in a
+ * JSON reply, so wllama is asked never to produce them (a random model would otherwise pick some). */
+function partialUtf8Tokens(file) {
+  const py = `
+import sys, json, gguf
+r = gguf.GGUFReader(sys.argv[1])
+f = r.fields['tokenizer.ggml.tokens']
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs = bs[:] + [256 + i for i in range(256 - len(bs))]
+inv = {chr(c): b for b, c in zip(bs + [b for b in range(256) if b not in bs], cs)}
+bad = []
+for i, idx in enumerate(f.data):
+    t = bytes(f.parts[idx]).decode('utf-8')
+    try:
+        bytes(inv[c] for c in t).decode('utf-8')
+    except (UnicodeDecodeError, KeyError):
+        bad.append(i)
+print(json.dumps(bad))`;
+  return JSON.parse(execFileSync('python3', ['-c', py, file], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+}
+
+async function wllama(model, prompt) {
+  const banned = partialUtf8Tokens(path.join(ROOT, model.url));
+  return h.page.evaluate(async ({ url, prompt, decode, banned }) => {
+    const { Wllama } = await import('/tests/e2e/node_modules/@wllama/wllama/esm/index.js');
+    const w = new Wllama({ default: '/tests/e2e/node_modules/@wllama/wllama/esm/wasm/wllama.wasm' }, { suppressNativeLog: true });
+    const blob = await (await fetch(url)).blob();
+    await w.loadModel([blob], { n_threads: 1, n_ctx: 1024, n_batch: 512 });
+    const logit_bias = Object.fromEntries(banned.map((id) => [String(id), -100]));
+    const r = await w.createCompletion({ prompt, max_tokens: decode, temperature: 0, cache_prompt: false, logit_bias });
+    await w.exit();
+    return { promptTokens: r.usage?.prompt_tokens ?? r.timings?.prompt_n, prefill: r.timings?.prompt_per_second, decode: r.timings?.predicted_per_second, decoded: r.timings?.predicted_n };
+  }, { url: model.url, prompt, decode: DECODE, banned });
+}
+
+for (const model of MODELS) {
+  if (!fs.existsSync(path.join(ROOT, model.url))) { say(`| ${model.name} | (file missing: ${model.url}) | | | | |`); continue; }
+  const a = await ours(model, 'ours');
+  const b = await ours(model, 'candle');
+  let c = null;
+  try { c = await wllama(model, a.text); } catch (e) { c = { error: e.message }; }
+  const vs = (x) => (c?.decode ? (x / c.decode).toFixed(2) : 'n/a');
+  say(`| ${model.name} | ours | ${a.promptTokens} | ${a.prefill.toFixed(1)} | ${a.decode.toFixed(1)} | ${vs(a.decode)} |`);
+  say(`| ${model.name} | same file, candle QMatMul | ${b.promptTokens} | ${b.prefill.toFixed(1)} | ${b.decode.toFixed(1)} | ${vs(b.decode)} |`);
+  if (c?.error) say(`| ${model.name} | wllama 3.13.0 | failed: ${c.error} | | | |`);
+  else say(`| ${model.name} | wllama 3.13.0 (1 thread) | ${c.promptTokens} | ${c.prefill?.toFixed(1)} | ${c.decode?.toFixed(1)} (${c.decoded} tokens) | 1.00 |`);
+}
+say();
+
+// --- time to first token and size
+say('## Time to first token and size\n');
+async function ttft(context) {
+  const page = await context.newPage();
+  await page.goto(`${h.origin}/bench-blank`);
+  const r = await page.evaluate(async (url) => {
+    const w = new Worker('/www/worker.js', { type: 'module' });
+    const first = await new Promise((resolve) => {
+      w.onmessage = ({ data }) => {
+        if (data.status === 'loaded') w.postMessage({ command: 'generate', id: 2, prompt: 'ROMEO.\n', options: { temperature: 0 }, maxTokens: 1 });
+        if (data.status === 'token') resolve({ at: performance.now(), source: null });
+        if (data.status === 'error') resolve({ error: data.message });
+      };
+      w.postMessage({ command: 'load', id: 1, url });
+    });
+    w.terminate();
+    return first;
+  }, MODELS[0].url);
+  await page.close();
+  return r;
+}
+if (fs.existsSync(path.join(ROOT, MODELS[0].url))) {
+  const ctx = await h.page.context().browser().newContext();
+  const cold = await ttft(ctx);
+  const warm = await ttft(ctx);
+  await ctx.close();
+  say(`Default model, from navigation start to the first generated token: cold ${(cold.at / 1000).toFixed(2)} s, weights in the Cache API ${(warm.at / 1000).toFixed(2)} s.`);
+}
+const wasm = fs.readFileSync(path.join(ROOT, 'www/pkg/inside_gpt_bg.wasm'));
+say(`inside_gpt_bg.wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB raw, ${(zlib.gzipSync(wasm, { level: 9 }).length / 2 ** 20).toFixed(2)} MiB gzipped.`);
+await h.close();
+
+if (args.includes('--write')) {
+  const head = '# Benchmarks\n\nWritten by `.ci/bench`; do not edit by hand. Absolute figures drift on this shared 2-core machine; compare ratios within one run.\n\n';
+  const notes = fs.existsSync(path.join(ROOT, 'tests/e2e/bench-notes.md')) ? fs.readFileSync(path.join(ROOT, 'tests/e2e/bench-notes.md'), 'utf8') : '';
+  fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), head + out.join('\n') + '\n' + notes);
+}
