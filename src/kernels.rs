@@ -1,10 +1,15 @@
 //! Our matrix kernels over quantized weights: y = x W^T with W in Q8_0 or Q4_0 blocks and the
 //! activations quantized to Q8_0 blocks, as llama.cpp does.
 //!
-//! Every block's dot product is an exact integer sum, and the blocks' scaled sums are added in
-//! one fixed order, so the scalar kernel and the simd128 kernel give bit-identical results: the
-//! native CLI and the browser produce the same logits, hence the same tokens for a seed.
-//! `block_dot` chooses between the twins under `cfg(target_feature)`; tests compare them.
+//! At load the blocks are repacked: each block's scale as an f32 and its 32 values as signed bytes
+//! (Q4_0 nibbles unpacked), so the inner loop does only integer multiply-adds and one scaled add.
+//!
+//! Bit-identical twins: a row's dot product keeps four partial sums, lane j holding the products
+//! of elements e with (e mod 8) div 2 == j (the lanes of wasm's `i32x4.dot_i16x8_s`). Each block's
+//! four integer lane sums are exact; lane j accumulates `scale * lane_sum` in block order; the row's
+//! result is (lane0 + lane1) + (lane2 + lane3). The scalar twin does exactly these operations, so
+//! the native CLI and the browser produce the same logits, and the same tokens for a seed.
+//! `row_dot` chooses between the twins under `cfg(target_feature)`; tests compare them.
 
 use crate::gguf::DType;
 use crate::{bail, Result};
@@ -14,23 +19,27 @@ use std::sync::Arc;
 /// Q8_0/Q4_0 blocks hold 32 values.
 pub const QK: usize = 32;
 
-/// A weight matrix (rows = outputs, cols = inputs) kept in its file encoding.
+/// A quantized weight matrix (rows = outputs, cols = inputs), repacked for the kernels.
 #[derive(Clone, Debug)]
 pub struct QMatrix {
     pub dtype: DType,
     pub rows: usize,
     pub cols: usize,
-    data: Arc<[u8]>,
+    /// (rows, cols / 32) block scales
+    scales: Arc<[f32]>,
+    /// (rows, cols) values in [-128, 127]
+    quants: Arc<[i8]>,
 }
 
-/// Activations quantized to Q8_0: per block a scale and 32 signed bytes.
+/// Activations quantized to Q8_0: per block a scale and 32 values in [-127, 127], kept widened to
+/// i16 since every weight row reuses them.
 pub struct QActivations {
     pub scales: Vec<f32>,
-    pub quants: Vec<i8>,
-    pub blocks_per_row: usize,
+    pub quants: Vec<i16>,
 }
 
 impl QMatrix {
+    /// From file blocks (`rows * cols / 32` blocks of `dtype`).
     pub fn new(dtype: DType, rows: usize, cols: usize, data: &[u8]) -> Result<Self> {
         if !matches!(dtype, DType::Q8_0 | DType::Q4_0) {
             bail!("QMatrix holds Q8_0 or Q4_0 blocks, not {}", dtype.name());
@@ -38,129 +47,136 @@ impl QMatrix {
         if cols % QK != 0 || data.len() != dtype.bytes_for(rows * cols) {
             bail!("a {rows}x{cols} {} matrix needs {} bytes, got {}", dtype.name(), dtype.bytes_for(rows * cols), data.len());
         }
-        Ok(QMatrix { dtype, rows, cols, data: data.into() })
-    }
-
-    fn row_bytes(&self) -> usize {
-        self.dtype.bytes_for(self.cols)
+        let mut scales = Vec::with_capacity(rows * cols / QK);
+        let mut quants = Vec::with_capacity(rows * cols);
+        for block in data.chunks_exact(dtype.block_bytes()) {
+            scales.push(f16::from_le_bytes([block[0], block[1]]).to_f32());
+            match dtype {
+                DType::Q8_0 => quants.extend(block[2..].iter().map(|&q| q as i8)),
+                _ => {
+                    quants.extend(block[2..].iter().map(|&q| (q & 0x0f) as i8 - 8));
+                    quants.extend(block[2..].iter().map(|&q| (q >> 4) as i8 - 8));
+                }
+            }
+        }
+        Ok(QMatrix { dtype, rows, cols, scales: scales.into(), quants: quants.into() })
     }
 
     /// Row `r` decoded to f32, appended to `out` (embedding lookups).
     pub fn dequantize_row(&self, r: usize, out: &mut Vec<f32>) {
-        let rb = self.row_bytes();
-        crate::gguf::dequantize(&self.data[r * rb..(r + 1) * rb], self.dtype, out);
+        let nb = self.cols / QK;
+        for b in 0..nb {
+            let d = self.scales[r * nb + b];
+            out.extend(self.quants[r * self.cols + b * QK..r * self.cols + (b + 1) * QK].iter().map(|&q| q as f32 * d));
+        }
+    }
+
+    /// The matrix as file blocks again (to hand the same weights to another kernel).
+    pub fn to_blocks(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.dtype.bytes_for(self.rows * self.cols));
+        for (b, d) in self.scales.iter().enumerate() {
+            out.extend_from_slice(&f16::from_f32(*d).to_le_bytes());
+            let q = &self.quants[b * QK..(b + 1) * QK];
+            match self.dtype {
+                DType::Q8_0 => out.extend(q.iter().map(|&v| v as u8)),
+                _ => out.extend((0..16).map(|j| ((q[j] + 8) as u8) | (((q[j + 16] + 8) as u8) << 4))),
+            }
+        }
+        out
     }
 
     /// y (m x rows) = x (m x cols) W^T.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.matmul_with(x, m, block_dot)
+        self.matmul_with(x, m, row_dot)
     }
 
-    /// The same product with the scalar block dot, whatever the build (for benchmarks).
+    /// The same product with the scalar twin, whatever the build (for benchmarks and tests).
     pub fn matmul_scalar(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.matmul_with(x, m, block_dot_scalar)
-    }
-
-    /// The raw blocks (for handing the same matrix to another kernel).
-    pub fn bytes(&self) -> &[u8] {
-        &self.data
+        self.matmul_with(x, m, row_dot_scalar)
     }
 
     #[inline(always)]
-    fn matmul_with(&self, x: &[f32], m: usize, dot: impl Fn(&[i8], &[i8]) -> i32) -> Vec<f32> {
+    fn matmul_with(&self, x: &[f32], m: usize, dot: impl Fn(&[f32], &[i8], &[f32], &[i16]) -> f32) -> Vec<f32> {
         let qa = quantize_activations(x, m, self.cols);
-        let mut y = vec![0f32; m * self.rows];
         let nb = self.cols / QK;
-        let rb = self.row_bytes();
-        let bb = self.dtype.block_bytes();
-        let mut wq = [0i8; QK];
+        let mut y = vec![0f32; m * self.rows];
         for r in 0..self.rows {
-            let row = &self.data[r * rb..(r + 1) * rb];
-            // each output row's weights are read once for all m inputs
-            let mut sums = vec![0f32; m];
-            for b in 0..nb {
-                let block = &row[b * bb..(b + 1) * bb];
-                let dw = f16::from_le_bytes([block[0], block[1]]).to_f32();
-                let w: &[i8] = match self.dtype {
-                    DType::Q8_0 => bytemuck_i8(&block[2..]),
-                    _ => {
-                        for j in 0..16 {
-                            wq[j] = (block[2 + j] & 0x0f) as i8 - 8;
-                            wq[j + 16] = (block[2 + j] >> 4) as i8 - 8;
-                        }
-                        &wq
-                    }
-                };
-                for (i, s) in sums.iter_mut().enumerate() {
-                    let k = i * nb + b;
-                    let xq = &qa.quants[k * QK..(k + 1) * QK];
-                    *s += (dw * qa.scales[k]) * dot(w, xq) as f32;
-                }
-            }
-            for (i, s) in sums.into_iter().enumerate() {
-                y[i * self.rows + r] = s;
+            let (ws, wq) = (&self.scales[r * nb..(r + 1) * nb], &self.quants[r * self.cols..(r + 1) * self.cols]);
+            for i in 0..m {
+                y[i * self.rows + r] = dot(ws, wq, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * self.cols..(i + 1) * self.cols]);
             }
         }
         y
     }
 }
 
-fn bytemuck_i8(b: &[u8]) -> &[i8] {
-    // i8 and u8 have the same size and alignment
-    unsafe { std::slice::from_raw_parts(b.as_ptr() as *const i8, b.len()) }
-}
-
-/// Quantizes m rows of `cols` values to Q8_0 blocks: scale = max|x| / 127, q = round(x / scale).
+/// Quantizes m rows of `cols` values to Q8_0 blocks: scale = max|x| / 127 (rounded to f16, as
+/// llama.cpp stores it), q = round(x / scale).
 pub fn quantize_activations(x: &[f32], m: usize, cols: usize) -> QActivations {
-    let nb = cols / QK;
-    let mut scales = Vec::with_capacity(m * nb);
+    let mut scales = Vec::with_capacity(m * cols / QK);
     let mut quants = Vec::with_capacity(m * cols);
     for block in x[..m * cols].chunks_exact(QK) {
         let amax = block.iter().fold(0f32, |a, v| a.max(v.abs()));
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        // stored as f16 like llama.cpp's Q8_0, and used as stored
-        let d16 = f16::from_f32(d);
-        scales.push(d16.to_f32());
-        quants.extend(block.iter().map(|v| (v * id).round() as i8));
+        scales.push(f16::from_f32(d).to_f32());
+        quants.extend(block.iter().map(|v| (v * id).round() as i8 as i16));
     }
-    QActivations { scales, quants, blocks_per_row: nb }
+    QActivations { scales, quants }
 }
 
-/// The exact integer dot product of two 32-value blocks.
+/// One row's dot product over all blocks: weights (scales, quants) by activations (scales, quants).
 #[inline]
-pub fn block_dot(a: &[i8], b: &[i8]) -> i32 {
+pub fn row_dot(ws: &[f32], wq: &[i8], xs: &[f32], xq: &[i16]) -> f32 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        block_dot_simd128(a, b)
+        row_dot_simd128(ws, wq, xs, xq)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
-        block_dot_scalar(a, b)
+        row_dot_scalar(ws, wq, xs, xq)
     }
 }
 
-/// Scalar twin.
+/// Scalar twin: the same lanes, the same order.
 #[inline]
-pub fn block_dot_scalar(a: &[i8], b: &[i8]) -> i32 {
-    a[..QK].iter().zip(&b[..QK]).map(|(&x, &y)| x as i32 * y as i32).sum()
+pub fn row_dot_scalar(ws: &[f32], wq: &[i8], xs: &[f32], xq: &[i16]) -> f32 {
+    let mut acc = [0f32; 4];
+    for (b, (dw, dx)) in ws.iter().zip(xs).enumerate() {
+        let (w, x) = (&wq[b * QK..(b + 1) * QK], &xq[b * QK..(b + 1) * QK]);
+        let mut lanes = [0i32; 4];
+        for e in 0..QK {
+            lanes[(e % 8) / 2] += w[e] as i32 * x[e] as i32;
+        }
+        let d = dw * dx;
+        for j in 0..4 {
+            acc[j] += d * lanes[j] as f32;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// simd128: widen to i16, multiply-add pairs into i32 lanes, sum the lanes.
+/// simd128: widen the weights to i16, multiply-add pairs into four i32 lanes, scale and accumulate in f32x4.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-pub fn block_dot_simd128(a: &[i8], b: &[i8]) -> i32 {
+pub fn row_dot_simd128(ws: &[f32], wq: &[i8], xs: &[f32], xq: &[i16]) -> f32 {
     use core::arch::wasm32::*;
-    assert!(a.len() >= QK && b.len() >= QK);
+    let nb = ws.len();
+    assert!(xs.len() >= nb && wq.len() >= nb * QK && xq.len() >= nb * QK);
     unsafe {
-        let a0 = v128_load(a.as_ptr() as *const v128);
-        let a1 = v128_load(a.as_ptr().add(16) as *const v128);
-        let b0 = v128_load(b.as_ptr() as *const v128);
-        let b1 = v128_load(b.as_ptr().add(16) as *const v128);
-        let mut acc = i32x4_dot_i16x8(i16x8_extend_low_i8x16(a0), i16x8_extend_low_i8x16(b0));
-        acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(a0), i16x8_extend_high_i8x16(b0)));
-        acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(a1), i16x8_extend_low_i8x16(b1)));
-        acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(a1), i16x8_extend_high_i8x16(b1)));
-        i32x4_extract_lane::<0>(acc) + i32x4_extract_lane::<1>(acc) + i32x4_extract_lane::<2>(acc) + i32x4_extract_lane::<3>(acc)
+        let mut acc = f32x4_splat(0.0);
+        let (wp, xp) = (wq.as_ptr(), xq.as_ptr());
+        for b in 0..nb {
+            let w0 = v128_load(wp.add(b * QK) as *const v128);
+            let w1 = v128_load(wp.add(b * QK + 16) as *const v128);
+            let x = xp.add(b * QK);
+            let mut s = i32x4_dot_i16x8(i16x8_extend_low_i8x16(w0), v128_load(x as *const v128));
+            s = i32x4_add(s, i32x4_dot_i16x8(i16x8_extend_high_i8x16(w0), v128_load(x.add(8) as *const v128)));
+            s = i32x4_add(s, i32x4_dot_i16x8(i16x8_extend_low_i8x16(w1), v128_load(x.add(16) as *const v128)));
+            s = i32x4_add(s, i32x4_dot_i16x8(i16x8_extend_high_i8x16(w1), v128_load(x.add(24) as *const v128)));
+            let d = f32x4_splat(*ws.get_unchecked(b) * *xs.get_unchecked(b));
+            acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
+        }
+        (f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc)) + (f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc))
     }
 }

@@ -214,9 +214,10 @@ fn candle_qmatmul(q: &QMatrix) -> Result<candle_core::quantized::QMatMul> {
     use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul};
     let ty = if q.dtype == DType::Q4_0 { GgmlDType::Q4_0 } else { GgmlDType::Q8_0 };
     // candle reads the blocks in place: give it 4-byte-aligned memory
-    let mut words = vec![0u32; q.bytes().len().div_ceil(4)];
-    let buf = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, q.bytes().len()) };
-    buf.copy_from_slice(q.bytes());
+    let blocks = q.to_blocks();
+    let mut words = vec![0u32; blocks.len().div_ceil(4)];
+    let buf = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, blocks.len()) };
+    buf.copy_from_slice(&blocks);
     Ok(QMatMul::from_qtensor(qtensor_from_ggml(ty, buf, vec![q.rows, q.cols], &Device::Cpu)?)?)
 }
 

@@ -6,7 +6,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use inside_gpt::gguf::{dequantize, quantize, DType};
-use inside_gpt::kernels::{block_dot, block_dot_scalar, QMatrix, QK};
+use inside_gpt::kernels::{row_dot, row_dot_scalar, QMatrix, QK};
 use inside_gpt::sampler::Rng;
 
 fn fresh_rng() -> (Rng, u64) {
@@ -22,16 +22,37 @@ fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
 }
 
 #[test]
-fn block_dot_matches_its_scalar_twin() {
+fn the_simd_kernel_is_bit_identical_to_its_scalar_twin() {
     let (mut rng, seed) = fresh_rng();
-    for _ in 0..2000 {
-        let a: Vec<i8> = (0..QK).map(|_| rng.next_u64() as i8).collect();
-        let b: Vec<i8> = (0..QK).map(|_| rng.next_u64() as i8).collect();
-        assert_eq!(block_dot(&a, &b), block_dot_scalar(&a, &b), "seed {seed}");
+    for dtype in [DType::Q8_0, DType::Q4_0] {
+        for (m, k, n) in [(1, 32, 7), (1, 192, 576), (3, 768, 64), (5, 3072, 9)] {
+            let w = random(n * k, &mut rng);
+            let x = random(m * k, &mut rng);
+            let q = QMatrix::new(dtype, n, k, &quantize(&w, dtype).unwrap()).unwrap();
+            let (a, b) = (q.matmul(&x, m), q.matmul_scalar(&x, m));
+            assert!(a.iter().zip(&b).all(|(p, s)| p.to_bits() == s.to_bits()), "seed {seed} {dtype:?} {m}x{k}x{n}");
+        }
     }
-    let extreme = [-128i8; QK];
-    assert_eq!(block_dot(&extreme, &extreme), 128 * 128 * 32);
-    assert_eq!(block_dot(&extreme, &[127i8; QK]), -128 * 127 * 32);
+    // extreme values: no overflow in the integer lanes
+    let ws = [1.0f32; 4];
+    let wq = [-128i8; 4 * QK];
+    let xq = [-127i16; 4 * QK];
+    assert_eq!(row_dot(&ws, &wq, &ws, &xq), 128.0 * 127.0 * 128.0);
+    assert_eq!(row_dot(&ws, &wq, &ws, &xq), row_dot_scalar(&ws, &wq, &ws, &xq));
+}
+
+#[test]
+fn repacking_keeps_the_blocks() {
+    let (mut rng, _) = fresh_rng();
+    for dtype in [DType::Q8_0, DType::Q4_0] {
+        let bytes = quantize(&random(64 * 96, &mut rng), dtype).unwrap();
+        let q = QMatrix::new(dtype, 96, 64, &bytes).unwrap();
+        assert_eq!(q.to_blocks(), bytes);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        q.dequantize_row(5, &mut a);
+        dequantize(&bytes[5 * dtype.bytes_for(64)..6 * dtype.bytes_for(64)], dtype, &mut b);
+        assert_eq!(a, b);
+    }
 }
 
 #[test]
