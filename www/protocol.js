@@ -31,7 +31,8 @@ export const Status = Object.freeze({
   PROMPT: 'prompt',
   /** {status, id, slot, token, text, piece, prob, rank, entropy, position, top, attention?, stop, tokensSec, candidates?} */
   TOKEN: 'token',
-  /** {status, id, slot, reason: 'stopped'|'maxTokens'|'eos'|'context', tokens, tokensSec} */
+  /** {status, id, slot, reason: 'stopped'|'maxTokens'|'eos'|'context', tokens, tokensAfterStop, tokensSec}
+   * (`tokensAfterStop`: tokens finished after the Stop message arrived, at most 1) */
   DONE: 'done',
   /** {status, id, tokens, pieces, logprobs, total, perplexity} */
   SCORED: 'scored',

@@ -94,7 +94,7 @@ async function generate(msg) {
   if (!engine) throw new Error('no model loaded yet');
   const slot = msg.slot ?? 0;
   if (running.has(slot)) throw new Error('a generation is already running here: stop it first');
-  const state = { stop: false };
+  const state = { stop: false, n: 0, stopAt: null };
   running.set(slot, state);
   try {
     const prompt = engine.start(slot, msg.prompt, msg.options || {});
@@ -108,11 +108,13 @@ async function generate(msg) {
       if (state.stop) { reason = 'stopped'; break; }
       const step = engine.step(slot);
       n += 1;
+      state.n = n;
       const tokensSec = n / ((performance.now() - t0) / 1000);
       post({ status: Status.TOKEN, id: msg.id, slot, ...step, tokensSec }, transferables(step));
       if (step.stop) { reason = step.stop; break; }
     }
-    post({ status: Status.DONE, id: msg.id, slot, reason, tokens: n, tokensSec: n / ((performance.now() - t0) / 1000) });
+    const afterStop = state.stopAt === null ? null : n - state.stopAt;
+    post({ status: Status.DONE, id: msg.id, slot, reason, tokens: n, tokensAfterStop: afterStop, tokensSec: n / ((performance.now() - t0) / 1000) });
   } finally {
     running.delete(slot);
     engine?.end(slot);
@@ -130,7 +132,9 @@ self.onmessage = async ({ data: msg }) => {
       case Command.LOAD: await load(msg); break;
       case Command.GENERATE: await generate(msg); break;
       case Command.STOP:
-        for (const [slot, state] of running) if (msg.slot === undefined || msg.slot === slot) state.stop = true;
+        for (const [slot, state] of running) {
+          if (msg.slot === undefined || msg.slot === slot) { state.stop = true; state.stopAt ??= state.n; }
+        }
         break;
       case Command.START: {
         const slot = msg.slot ?? 0;
