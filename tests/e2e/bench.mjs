@@ -12,8 +12,8 @@ import { start, cli, ROOT } from './harness.mjs';
 const args = process.argv.slice(2);
 const SECONDS = 0.3;
 const MODELS = process.env.BENCH_MODELS ? JSON.parse(process.env.BENCH_MODELS) : [
-  { name: 'default (Shakespeare, Q8_0)', url: '/www/models/shakespeare-q8_0.gguf', promptTokens: 32 },
-  { name: 'GPT-2 124M shape (synthetic, Q8_0)', url: '/target/bench/gpt2-124m-q8_0.gguf', promptTokens: 128 },
+  { name: 'default (Shakespeare, Q8_0)', url: '/www/models/shakespeare-q8_0.gguf', promptTokens: 32, shapes: 'default' },
+  { name: 'GPT-2 124M shape (synthetic, Q8_0)', url: '/target/bench/gpt2-124m-q8_0.gguf', promptTokens: 128, shapes: 'gpt2' },
 ];
 const DECODE = 64;
 const out = [];
@@ -36,6 +36,7 @@ say(`Command: \`.ci/bench\` (= \`node tests/e2e/bench.mjs --write\`). Every rati
 // --- kernels
 // a blank page of our origin (the server's 404 page) for the workers
 await h.page.goto(`${h.origin}/bench-blank`);
+var inWorker = [];
 if (!process.env.BENCH_SKIP_KERNELS) {
 say('## Kernels: 1 x k by k x n products\n');
 kernelTable('Native (x86-64, one thread; our kernel has no x86 SIMD twin, so ours = scalar here)', JSON.parse(cli('bench', '--json', '--seconds', String(SECONDS))));
@@ -45,7 +46,7 @@ kernelTable('Native (x86-64, one thread; our kernel has no x86 SIMD twin, so our
   await mod.default({ module_or_path: fs.readFileSync(path.join(pkg, 'inside_gpt_bg.wasm')) });
   kernelTable(`wasm simd128 under node ${process.version}`, mod.benchKernels(SECONDS));
 }
-const inWorker = await h.page.evaluate(async (seconds) => {
+var inWorker = await h.page.evaluate(async (seconds) => {
   const src = `import init, { benchKernels } from '${location.origin}/www/pkg/inside_gpt.js';
     self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds})); };`;
   const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
@@ -75,7 +76,7 @@ async function ours(model, kernels) {
       };
       w.postMessage(msg);
     });
-    await call({ command: 'load', id: 1, url, kernels }, 'loaded');
+    const info = (await call({ command: 'load', id: 1, url, kernels }, 'loaded')).at(-1).info;
     // a prompt of exactly n tokens
     const tok = await call({ command: 'tokenize', id: 2, text: prompt.repeat(4) }, 'tokenized');
     const p = tok.at(-1).pieces.slice(0, n).join(''); // ASCII text: the pieces are exact
@@ -84,7 +85,7 @@ async function ours(model, kernels) {
     const promptMsg = msgs.find((m) => m.status === 'prompt');
     const done = msgs.at(-1);
     w.terminate();
-    return { promptTokens: promptMsg.tokens.length, prefill: promptMsg.tokens.length / ((promptMsg.t - t0) / 1000), decode: done.tokensSec, text: p };
+    return { promptTokens: promptMsg.tokens.length, prefill: promptMsg.tokens.length / ((promptMsg.t - t0) / 1000), decode: done.tokensSec, text: p, info };
   }, { url: model.url, kernels, n: model.promptTokens, decode: DECODE, prompt: PROMPT });
 }
 
@@ -123,6 +124,7 @@ async function wllama(model, prompt) {
   }, { url: model.url, prompt, decode: DECODE, banned });
 }
 
+const efficiency = [];
 for (const model of MODELS) {
   if (!fs.existsSync(path.join(ROOT, model.url))) { say(`| ${model.name} | (file missing: ${model.url}) | | | | |`); continue; }
   const a = await ours(model, 'ours');
@@ -131,10 +133,21 @@ for (const model of MODELS) {
   try { c = await wllama(model, a.text); } catch (e) { c = { error: e.message }; }
   const vs = (x) => (c?.decode ? (x / c.decode).toFixed(2) : 'n/a');
   say(`| ${model.name} | ours | ${a.promptTokens} | ${a.prefill.toFixed(1)} | ${a.decode.toFixed(1)} | ${vs(a.decode)} |`);
+  // how much of the standalone kernels' speed the decode loop keeps
+  const { params: prm, config: cfg } = a.info;
+  const flopPerToken = 2 * (prm.attention + prm.mlp + cfg.n_vocab * cfg.n_embd);
+  const rows = inWorker.filter((r) => r.dtype === 'Q8_0' && r.shape.startsWith(model.shapes));
+  if (rows.length) {
+    const kernel = rows.reduce((s, r) => s + 2 * r.k * r.n, 0) / rows.reduce((s, r) => s + (2 * r.k * r.n) / (r.oursGflops * 1e9), 0) / 1e9;
+    const effective = (flopPerToken * a.decode) / 1e9;
+    efficiency.push(`${model.name}: ${(flopPerToken / 1e6).toFixed(1)} MFLOP of matrix products per token; decode runs them at ${effective.toFixed(2)} GFLOP/s, ${(100 * effective / kernel).toFixed(0)}% of the standalone kernels' ${kernel.toFixed(2)} GFLOP/s on this model's shapes.`);
+  }
   say(`| ${model.name} | same file, candle QMatMul | ${b.promptTokens} | ${b.prefill.toFixed(1)} | ${b.decode.toFixed(1)} | ${vs(b.decode)} |`);
   if (c?.error) say(`| ${model.name} | wllama 3.13.0 | failed: ${c.error} | | | |`);
   else say(`| ${model.name} | wllama 3.13.0 (1 thread) | ${c.promptTokens} | ${c.prefill?.toFixed(1)} | ${c.decode?.toFixed(1)} (${c.decoded} tokens) | 1.00 |`);
 }
+say();
+for (const line of efficiency) say(line);
 say();
 
 // --- time to first token and size
