@@ -125,6 +125,21 @@ fn score(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// A GPT-2 config from --ctx, --width, --layers and --heads (defaults in that order); MLP 4x wide.
+fn config_from_args(args: &Args, n_vocab: usize, [ctx, width, layers, heads]: [usize; 4]) -> Result<Config> {
+    let width: usize = args.num("width", width)?;
+    Ok(Config {
+        n_vocab,
+        n_ctx: args.num("ctx", ctx)?,
+        n_embd: width,
+        n_ff: 4 * width,
+        n_layer: args.num("layers", layers)?,
+        n_head: args.num("heads", heads)?,
+        eps: 1e-5,
+        tied_head: true,
+    })
+}
+
 fn synth_cmd(args: &Args) -> Result<()> {
     let out = args.str("out")?;
     let tok = match args.0.get("gpt2-vocab") {
@@ -135,17 +150,7 @@ fn synth_cmd(args: &Args) -> Result<()> {
         }
         None => synth::tokenizer(args.num("vocab", 400)?)?,
     };
-    let width: usize = args.num("width", 64)?;
-    let cfg = Config {
-        n_vocab: tok.vocab_size(),
-        n_ctx: args.num("ctx", 64)?,
-        n_embd: width,
-        n_ff: 4 * width,
-        n_layer: args.num("layers", 2)?,
-        n_head: args.num("heads", 4)?,
-        eps: 1e-5,
-        tied_head: true,
-    };
+    let cfg = config_from_args(args, tok.vocab_size(), [64, 64, 2, 4])?;
     let dtype = DType::parse(args.str("type").unwrap_or("Q8_0"))?;
     let bytes = synth::model_file(&cfg, &tok, dtype, args.num("seed", 1)?, args.num("std", 0.02)?)?;
     std::fs::write(out, &bytes).map_err(|e| Error(format!("cannot write {out}: {e}")))?;
@@ -222,17 +227,7 @@ fn train_cmd(args: &Args) -> Result<()> {
         }
         None => {
             let tok = inside_gpt::tokenizer::Tokenizer::train(train_texts.iter(), args.num("vocab", 2048)?)?;
-            let width: usize = args.num("width", 192)?;
-            let cfg = Config {
-                n_vocab: tok.vocab_size(),
-                n_ctx: args.num("ctx", 256)?,
-                n_embd: width,
-                n_ff: 4 * width,
-                n_layer: args.num("layers", 4)?,
-                n_head: args.num("heads", 6)?,
-                eps: 1e-5,
-                tied_head: true,
-            };
+            let cfg = config_from_args(args, tok.vocab_size(), [256, 192, 4, 6])?;
             let d = TrainConfig::default();
             let tc = TrainConfig {
                 steps: args.num("steps", d.steps)?,

@@ -107,7 +107,7 @@ impl Model {
             }
         }
         let attention = Attention::from_layers(&layers, 0)?;
-        let pieces = ids.iter().map(|&t| self.tokenizer.piece(t)).collect();
+        let pieces = self.tokenizer.pieces(&ids);
         Ok(Inspection { tokens: ids, pieces, stages, attention, next })
     }
 
@@ -132,7 +132,7 @@ impl Model {
         let scored: Vec<f64> = logprobs.iter().flatten().copied().collect();
         let total: f64 = scored.iter().sum();
         let perplexity = if scored.is_empty() { f64::NAN } else { (-total / scored.len() as f64).exp() };
-        let pieces = ids.iter().map(|&t| self.tokenizer.piece(t)).collect();
+        let pieces = self.tokenizer.pieces(&ids);
         Ok(Scored { tokens: ids, pieces, logprobs, total, perplexity })
     }
 }
@@ -275,7 +275,7 @@ impl Generator {
         let out = model.gpt.forward(&ids, &mut cache, false, opts.attention)?;
         let attention = if opts.attention { Some(Attention::from_layers(&out.attention, 0)?) } else { None };
         let logits = out.logits.flatten_all()?.to_vec1::<f32>()?;
-        let prompt = Prompt { pieces: ids.iter().map(|&t| model.tokenizer.piece(t)).collect(), tokens: ids.clone(), attention };
+        let prompt = Prompt { pieces: model.tokenizer.pieces(&ids), tokens: ids.clone(), attention };
         let gen = Generator { cache, tokens: ids, logits, sampler, stream: Utf8Stream::default(), opts, finished: None };
         Ok((gen, prompt))
     }

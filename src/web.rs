@@ -70,7 +70,7 @@ impl Engine {
     /// Token ids and their display pieces.
     pub fn tokenize(&self, text: &str) -> Result<JsValue, JsError> {
         let ids = self.model.tokenizer.encode(text).map_err(err)?;
-        let pieces: Vec<String> = ids.iter().map(|&i| self.model.tokenizer.piece(i)).collect();
+        let pieces = self.model.tokenizer.pieces(&ids);
         to_js(&serde_json::json!({ "tokens": ids, "pieces": pieces }))
     }
 
