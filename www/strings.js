@@ -90,9 +90,7 @@ export const en = {
   'tf.stack': 'The decoder stack; click a box',
   'tf.compare': 'Decoder-only GPT and the original encoder-decoder',
   'tf.original': 'Transformer (2017): encoder + decoder',
-  'tf.originalDiagram': 'inputs → embedding + positional encoding\n  ┌ encoder × N ───────────────┐\n  │ multi-head attention        │\n  │ add & norm                  │\n  │ feed forward                │\n  │ add & norm                  │\n  └─────────────┬───────────────┘\n                ↓ (to every decoder layer)\noutputs → embedding + positional encoding\n  ┌ decoder × N ───────────────┐\n  │ masked multi-head attention │\n  │ add & norm                  │\n  │ encoder-decoder attention   │\n  │ add & norm                  │\n  │ feed forward                │\n  │ add & norm                  │\n  └─────────────────────────────┘\nlinear → softmax → output probabilities',
   'tf.gpt': 'GPT: decoder only',
-  'tf.gptDiagram': 'tokens → token embedding + position embedding\n  ┌ decoder × N ───────────────┐\n  │ masked multi-head attention │\n  │ add & norm                  │\n  │ feed forward                │\n  │ add & norm                  │\n  └─────────────────────────────┘\nlinear → softmax → next-token probabilities\n\nNo encoder, no encoder-decoder attention.\n(GPT-2 puts each norm before its sublayer.)',
   'tf.softmax': 'Softmax → next-token probabilities',
   'tf.linear': 'Linear (output layer, shares the token embedding)',
   'tf.lnf': 'Final LayerNorm',
@@ -205,9 +203,7 @@ export const ko = {
   'tf.stack': '디코더 스택; 상자를 눌러 보세요',
   'tf.compare': '디코더만 쓰는 GPT와 원래의 인코더-디코더',
   'tf.original': '트랜스포머 (2017): 인코더 + 디코더',
-  'tf.originalDiagram': '입력 → 임베딩 + 위치 인코딩\n  ┌ 인코더 × N ────────────────┐\n  │ 멀티헤드 어텐션              │\n  │ 더하기 & 정규화              │\n  │ 피드포워드                   │\n  │ 더하기 & 정규화              │\n  └─────────────┬───────────────┘\n                ↓ (모든 디코더 층으로)\n출력 → 임베딩 + 위치 인코딩\n  ┌ 디코더 × N ────────────────┐\n  │ 마스크드 멀티헤드 어텐션     │\n  │ 더하기 & 정규화              │\n  │ 인코더-디코더 어텐션         │\n  │ 더하기 & 정규화              │\n  │ 피드포워드                   │\n  │ 더하기 & 정규화              │\n  └─────────────────────────────┘\n선형층 → 소프트맥스 → 출력 확률',
   'tf.gpt': 'GPT: 디코더만 사용',
-  'tf.gptDiagram': '토큰 → 토큰 임베딩 + 위치 임베딩\n  ┌ 디코더 × N ────────────────┐\n  │ 마스크드 멀티헤드 어텐션     │\n  │ 더하기 & 정규화              │\n  │ 피드포워드                   │\n  │ 더하기 & 정규화              │\n  └─────────────────────────────┘\n선형층 → 소프트맥스 → 다음 토큰 확률\n\n인코더도, 인코더-디코더 어텐션도 없습니다.\n(GPT-2는 정규화를 각 하위 층 앞에 둡니다.)',
   'tf.softmax': '소프트맥스 → 다음 토큰 확률',
   'tf.linear': '선형층 (출력층, 토큰 임베딩과 가중치 공유)',
   'tf.lnf': '마지막 레이어 정규화',
@@ -468,4 +464,36 @@ Object.assign(en, {
 
 Object.assign(ko, {
   'model.trained': "이 프로젝트가 셰익스피어의 희곡과 시(프로젝트 구텐베르크 텍스트)로 학습시킨 모델입니다: {tokens}백만 개의 토큰을 보았고, {date}에 내보냈습니다. 학습에 쓰지 않은 희곡 두 편에서 글자당 {npc} nats(토큰당 퍼플렉서티 {ppl})를 기록합니다. 셰익스피어에 없는 것은 아무것도 모릅니다.",
+});
+
+Object.assign(en, {
+  "tf.gptNote": "No encoder and no encoder-decoder attention. GPT-2 puts each LayerNorm before its sublayer rather than after the addition.",
+  "tf.d.outProb": "↑ linear → softmax → output probabilities",
+  "tf.d.nextProb": "↑ linear → softmax → next-token probabilities",
+  "tf.d.decoderN": "decoder × N",
+  "tf.d.encoderN": "encoder × N (its output feeds every decoder layer)",
+  "tf.d.outputs": "↑ outputs so far → embedding + positional encoding",
+  "tf.d.inputs": "↑ inputs → embedding + positional encoding",
+  "tf.d.tokens": "↑ tokens → token embedding + position embedding",
+  "tf.d.mmha": "masked multi-head attention",
+  "tf.d.mha": "multi-head attention",
+  "tf.d.cross": "encoder-decoder attention",
+  "tf.d.addnorm": "add & norm",
+  "tf.d.ff": "feed forward",
+});
+
+Object.assign(ko, {
+  "tf.gptNote": "인코더도, 인코더-디코더 어텐션도 없습니다. GPT-2는 레이어 정규화를 더하기 뒤가 아니라 각 하위 층 앞에 둡니다.",
+  "tf.d.outProb": "↑ 선형층 → 소프트맥스 → 출력 확률",
+  "tf.d.nextProb": "↑ 선형층 → 소프트맥스 → 다음 토큰 확률",
+  "tf.d.decoderN": "디코더 × N",
+  "tf.d.encoderN": "인코더 × N (그 출력이 모든 디코더 층으로 들어감)",
+  "tf.d.outputs": "↑ 지금까지의 출력 → 임베딩 + 위치 인코딩",
+  "tf.d.inputs": "↑ 입력 → 임베딩 + 위치 인코딩",
+  "tf.d.tokens": "↑ 토큰 → 토큰 임베딩 + 위치 임베딩",
+  "tf.d.mmha": "마스크드 멀티헤드 어텐션",
+  "tf.d.mha": "멀티헤드 어텐션",
+  "tf.d.cross": "인코더-디코더 어텐션",
+  "tf.d.addnorm": "더하기 & 정규화",
+  "tf.d.ff": "피드포워드",
 });

@@ -27,12 +27,48 @@ export class GptTransformer extends GptElement {
         </div>
         <h3 data-t="tf.compare"></h3>
         <div class="cols2 arch">
-          <div><strong data-t="tf.original"></strong><pre class="muted" data-t="tf.originalDiagram"></pre></div>
-          <div><strong data-t="tf.gpt"></strong><pre class="muted" data-t="tf.gptDiagram"></pre></div>
+          <div><strong data-t="tf.original"></strong><div class="orig"></div></div>
+          <div><strong data-t="tf.gpt"></strong><div class="gptd"></div><p class="muted" data-t="tf.gptNote"></p></div>
         </div>
       </div>`;
     this.$('.text').value = this.getAttribute('text') ?? 'To be, or not to be';
     this.$('.run').onclick = () => this.run();
+    this.drawArch();
+  }
+
+  /** The two architectures as the chapter draws them, bottom to top. */
+  drawArch() {
+    const box = (keys, label) => {
+      const d = document.createElement('div');
+      d.style.cssText = 'border:1px solid var(--border);border-radius:6px;padding:0.3rem 0.5rem;margin:0.3rem 0;background:var(--bg)';
+      if (label) {
+        const l = document.createElement('div');
+        l.className = 'muted';
+        l.textContent = label;
+        d.append(l);
+      }
+      for (const k of keys) {
+        const s = document.createElement('div');
+        s.style.cssText = 'border:1px solid var(--border);border-radius:4px;margin:2px 0;padding:0 0.4rem;font-size:13px';
+        s.textContent = t(k);
+        d.append(s);
+      }
+      return d;
+    };
+    const line = (k) => { const p = document.createElement('div'); p.style.fontSize = '13px'; p.textContent = t(k); return p; };
+    const orig = this.$('.orig');
+    orig.replaceChildren(
+      line('tf.d.outProb'),
+      box(['tf.d.mmha', 'tf.d.addnorm', 'tf.d.cross', 'tf.d.addnorm', 'tf.d.ff', 'tf.d.addnorm'], t('tf.d.decoderN')),
+      line('tf.d.outputs'),
+      box(['tf.d.mha', 'tf.d.addnorm', 'tf.d.ff', 'tf.d.addnorm'], t('tf.d.encoderN')),
+      line('tf.d.inputs'),
+    );
+    this.$('.gptd').replaceChildren(
+      line('tf.d.nextProb'),
+      box(['tf.d.mmha', 'tf.d.addnorm', 'tf.d.ff', 'tf.d.addnorm'], t('tf.d.decoderN')),
+      line('tf.d.tokens'),
+    );
   }
 
   modelChanged() {
@@ -41,6 +77,7 @@ export class GptTransformer extends GptElement {
   }
 
   translated() {
+    this.drawArch();
     if (!this.data) return;
     this.drawStack();
     this.open(this.selected || 'tokens');
