@@ -75,6 +75,8 @@ test('the language switch changes every visible string, and Korean passes the sc
   assert.ok(before.length > 50 && after.length === before.length, `${before.length} vs ${after.length} strings`);
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'ko');
   await page.screenshot({ path: `${h.artifacts}/korean-phone-dark.png`, fullPage: false });
+  // nothing wider than the phone's screen
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390);
   await scan(page, 'ko dark phone');
   await ctx.close();
 });

@@ -15,6 +15,8 @@ label { display: inline-flex; gap: 0.3rem; align-items: center; }
 input, select, textarea, button { font: inherit; font-size: 14px; color: var(--fg); background: var(--bg); border: 1px solid var(--border);
   border-radius: 4px; padding: 0.25rem 0.45rem; }
 input[type=number] { width: 5rem; }
+input[type=file] { max-width: 100%; }
+label { max-width: 100%; flex-wrap: wrap; }
 textarea { width: 100%; box-sizing: border-box; font-family: ui-monospace, monospace; }
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
 @media (prefers-color-scheme: dark) { button { color: #0d1117; } }
