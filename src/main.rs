@@ -289,7 +289,7 @@ fn train_cmd(args: &Args) -> Result<()> {
 }
 
 /// Samples in the model card: (prompt, seed), generated at temperature 0.8 with nothing else cut.
-const CARD_SAMPLES: [(&str, u64); 3] = [("KING.\n", 1), ("JULIET.\n", 2), ("To be, or not to be", 3)];
+const CARD_SAMPLES: [(&str, u64); 3] = [("KING.\n", 1), ("Juliet.\n", 2), ("To be, or not to be", 3)];
 /// The fixed held-out slice the tests re-score (the first windows of the held-out plays).
 const SLICE_WINDOWS: usize = 4;
 

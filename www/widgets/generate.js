@@ -62,7 +62,7 @@ export class GptGenerate extends GptElement {
         <div class="out tokens" role="log" aria-live="off" data-t-label="gen.output"></div>
         <p class="muted" data-t="gen.legend"></p>
       </div>`;
-    this.$('.prompt').value = this.getAttribute('prompt') ?? 'ROMEO.\n';
+    this.$('.prompt').value = this.getAttribute('prompt') ?? 'KING.\n';
     applySettings(this);
     this.$('.run').onclick = () => this.run();
     this.$('.stop').onclick = () => stop(this.genSlot);
