@@ -61,16 +61,19 @@ async function fetchModel(url, id) {
   try { response = await fetch(key); } catch (e) { throw new Error(`cannot fetch ${url}: ${e.message}`); }
   if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status} ${response.statusText}`);
   const bytes = await readBody(response, id);
-  if (cache) {
-    try { await cache.put(key, new Response(bytes.slice())); } catch { /* quota or private mode */ }
-  }
-  return { bytes, source: 'network' };
+  // cached only once the engine has accepted the file (see load)
+  const remember = async () => {
+    if (cache) {
+      try { await cache.put(key, new Response(bytes.slice())); } catch { /* quota or private mode */ }
+    }
+  };
+  return { bytes, source: 'network', remember };
 }
 
 async function load(msg) {
   await ready;
   const t0 = performance.now();
-  const { bytes, source } = msg.bytes
+  const { bytes, source, remember } = msg.bytes
     ? { bytes: new Uint8Array(msg.bytes), source: 'file' }
     : await fetchModel(msg.url, msg.id);
   if (msg.bytes) checkGgufPrefix(bytes.subarray(0, 8));
@@ -79,6 +82,7 @@ async function load(msg) {
   for (const state of running.values()) state.stop = true;
   engine?.free();
   engine = next;
+  await remember?.();
   post({ status: Status.LOADED, id: msg.id, info: engine.info(), source, seconds: (performance.now() - t0) / 1000 });
 }
 
