@@ -59,6 +59,10 @@ test('loads with progress events and streams tokens', async () => {
   assert.deepEqual(tokens.map((t) => t.position), tokens.map((_, i) => tokens[0].position + i));
   const done = msgs.find((m) => m.status === 'done');
   assert.equal(done.tokens, tokens.length);
+  // a second load comes from the Cache API, with progress too
+  const again = await drive([{ command: 'load', id: 1, url: model.urlPath }]);
+  assert.equal(again.find((m) => m.status === 'loaded').source, 'cache');
+  assert.ok(again.some((m) => m.status === 'progress'));
 });
 
 for (const type of TYPES) {
