@@ -354,7 +354,8 @@ fn export_cmd(args: &Args) -> Result<()> {
             "sliceNatsPerToken": snats / sn as f64,
         }));
         if shipped {
-            manifest.push(serde_json::json!({"name": format!("Shakespeare, {} parameters ({})", trainer.cfg.params().total, dtype.name()), "url": file}));
+            let millions = trainer.cfg.params().total as f64 / 1e6;
+            manifest.push(serde_json::json!({"name": format!("Shakespeare {millions:.1}M ({})", dtype.name()), "url": file}));
         }
     }
     let q8 = Model::from_bytes(&std::fs::read(format!("{out}/shakespeare-q8_0.gguf")).map_err(|e| Error(e.to_string()))?)?;
