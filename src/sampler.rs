@@ -77,8 +77,21 @@ pub fn softmax(logits: &[f32]) -> Vec<f64> {
 
 /// Token ids sorted by descending logit; ties go to the lower id.
 pub fn ranked(logits: &[f32]) -> Vec<u32> {
+    ranked_top(logits, logits.len())
+}
+
+/// The first `n` of `ranked(logits)`, without sorting the rest (a vocabulary of 50k would
+/// otherwise be sorted twice per token).
+pub fn ranked_top(logits: &[f32], n: usize) -> Vec<u32> {
+    let order = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]).then(a.cmp(b));
     let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
-    idx.sort_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]).then(a.cmp(&b)));
+    let n = n.min(idx.len());
+    if n < idx.len() / 2 && n > 0 {
+        idx.select_nth_unstable_by(n - 1, order);
+        idx.truncate(n);
+    }
+    idx.sort_by(order);
+    idx.truncate(n);
     idx
 }
 
@@ -99,23 +112,33 @@ impl Sampler {
         if logits.iter().any(|x| x.is_nan()) {
             bail!("the model produced NaN logits");
         }
-        let order = ranked(logits);
         if self.cfg.temperature == 0.0 {
-            return Ok(order[0]);
+            return Ok(ranked_top(logits, 1)[0]);
         }
-        let k = if self.cfg.top_k == 0 { order.len() } else { self.cfg.top_k.min(order.len()) };
-        let kept: Vec<f32> = order[..k].iter().map(|&i| (logits[i as usize] as f64 / self.cfg.temperature) as f32).collect();
-        let probs = softmax(&kept);
-        // top-p: the smallest prefix whose mass reaches top_p
-        let mut n = 0;
-        let mut mass = 0.0;
-        while n < probs.len() {
-            mass += probs[n];
-            n += 1;
-            if mass >= self.cfg.top_p {
-                break;
+        let t = self.cfg.temperature;
+        let scaled = |i: u32| (logits[i as usize] as f64 / t) as f32;
+        let (order, probs, n, mass) = if self.cfg.top_k == 0 && self.cfg.top_p >= 1.0 {
+            // everything is kept: no order needed
+            let order: Vec<u32> = (0..logits.len() as u32).collect();
+            let probs = softmax(&order.iter().map(|&i| scaled(i)).collect::<Vec<_>>());
+            let n = order.len();
+            (order, probs, n, 1.0)
+        } else {
+            let k = if self.cfg.top_k == 0 { logits.len() } else { self.cfg.top_k.min(logits.len()) };
+            let order = ranked_top(logits, k);
+            let probs = softmax(&order.iter().map(|&i| scaled(i)).collect::<Vec<_>>());
+            // top-p: the smallest prefix whose mass reaches top_p (all of it when top_p is 1)
+            let mut n = 0;
+            let mut mass = 0.0;
+            while n < probs.len() {
+                mass += probs[n];
+                n += 1;
+                if mass >= self.cfg.top_p && self.cfg.top_p < 1.0 {
+                    break;
+                }
             }
-        }
+            (order, probs, n, mass)
+        };
         // Walk the kept tokens in id order, not probability order: two nearly tied logits can swap
         // places between platforms (native and wasm round differently), and in sorted order that
         // swap alone would change which token a given draw picks.
@@ -141,6 +164,18 @@ mod tests {
         for (t, p) in [(f64::NAN, 0.9), (-0.1, 0.9), (f64::INFINITY, 0.9), (1.0, 0.0), (1.0, 1.5), (1.0, f64::NAN)] {
             let cfg = SamplerConfig { temperature: t, top_p: p, ..Default::default() };
             assert!(Sampler::new(cfg).is_err(), "t={t} p={p} accepted");
+        }
+    }
+
+    #[test]
+    fn ranked_top_is_the_prefix_of_the_full_order() {
+        let mut rng = Rng::new(5);
+        // few distinct values, so there are many ties
+        let logits: Vec<f32> = (0..5000).map(|_| (rng.next_u64() % 50) as f32).collect();
+        let mut full: Vec<u32> = (0..logits.len() as u32).collect();
+        full.sort_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]).then(a.cmp(&b)));
+        for n in [1, 2, 40, 2499, 2500, 5000, 6000] {
+            assert_eq!(ranked_top(&logits, n), full[..n.min(5000)]);
         }
     }
 

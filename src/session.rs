@@ -6,7 +6,7 @@
 
 use crate::gguf::Gguf;
 use crate::model::{Cache, Config, Gpt2, Kernels, ParamCounts};
-use crate::sampler::{ranked, softmax, Sampler, SamplerConfig};
+use crate::sampler::{ranked_top, softmax, Sampler, SamplerConfig};
 use crate::tokenizer::{Tokenizer, Utf8Stream};
 use crate::{bail, Result};
 use candle_core::Tensor;
@@ -76,9 +76,8 @@ impl Model {
     }
 
     fn candidates(&self, logits: &[f32], probs: &[f64], n: usize) -> Vec<Candidate> {
-        ranked(logits)
+        ranked_top(logits, n)
             .into_iter()
-            .take(n)
             .map(|t| Candidate { token: t, piece: self.tokenizer.piece(t), prob: probs[t as usize] })
             .collect()
     }
