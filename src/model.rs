@@ -264,7 +264,7 @@ struct CausalSelfAttention {
 impl CausalSelfAttention {
     /// x: (B, T, C) at positions pos0..pos0+T, after the keys/values in `kv` (if any);
     /// returns (B, T, C) and the attention weights (B, nh, T, pos0+T).
-    fn forward(&self, x: &Tensor, kv: Option<&mut Option<(Tensor, Tensor)>>, pos0: usize) -> Result<(Tensor, Tensor)> {
+    fn forward(&self, x: &Tensor, kv: Option<&mut candle_nn::kv_cache::KvCache>, pos0: usize) -> Result<(Tensor, Tensor)> {
         let (b, t, c) = x.dims3()?;
         let (nh, hs) = (self.n_head, c / self.n_head);
         let qkv = self.c_attn.forward(x)?; // (B, T, 3C)
@@ -273,11 +273,7 @@ impl CausalSelfAttention {
         };
         let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
         if let Some(kv) = kv {
-            if let Some((pk, pv)) = kv.as_ref() {
-                k = Tensor::cat(&[pk, &k], 2)?; // (B, nh, Tk, hs)
-                v = Tensor::cat(&[pv, &v], 2)?;
-            }
-            *kv = Some((k.clone(), v.clone()));
+            (k, v) = kv.append(&k, &v)?; // (B, nh, Tk, hs), views into the cache
         }
         let tk = pos0 + t;
         let mut att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?; // (B, nh, T, Tk)
@@ -387,16 +383,18 @@ impl TokenEmbedding {
 // ---------------------------------------------------------------------------------------------
 // The model
 
-/// Keys and values of every layer for the positions seen so far.
-#[derive(Clone, Default)]
+/// Keys and values of every layer for the positions seen so far, written in place into buffers
+/// sized for the whole context (growing by concatenation would copy every cached key and value
+/// at every token).
 pub struct Cache {
-    kv: Vec<Option<(Tensor, Tensor)>>,
+    kv: Vec<candle_nn::kv_cache::KvCache>,
     len: usize,
 }
 
 impl Cache {
     pub fn new(cfg: &Config) -> Self {
-        Cache { kv: vec![None; cfg.n_layer], len: 0 }
+        // (B, nh, T, hs): positions along dim 2
+        Cache { kv: (0..cfg.n_layer).map(|_| candle_nn::kv_cache::KvCache::new(2, cfg.n_ctx)).collect(), len: 0 }
     }
     /// Positions already in the cache.
     pub fn len(&self) -> usize {
