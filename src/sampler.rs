@@ -75,6 +75,32 @@ pub fn softmax(logits: &[f32]) -> Vec<f64> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
+/// The model's next-token distribution summarised in one pass over the logits, without a vector
+/// of probabilities: p(t) = exp(l_t - max) / z, entropy = ln z - sum(e (l - max)) / z.
+#[derive(Debug, Clone, Copy)]
+pub struct Distribution {
+    max: f64,
+    z: f64,
+    pub entropy: f64,
+}
+
+impl Distribution {
+    pub fn new(logits: &[f32]) -> Self {
+        let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
+        let (mut z, mut s) = (0.0f64, 0.0f64);
+        for &x in logits {
+            let d = x as f64 - max;
+            let e = d.exp();
+            z += e;
+            s += e * d;
+        }
+        Distribution { max, z, entropy: z.ln() - s / z }
+    }
+    pub fn prob(&self, logit: f32) -> f64 {
+        (logit as f64 - self.max).exp() / self.z
+    }
+}
+
 /// Token ids sorted by descending logit; ties go to the lower id.
 pub fn ranked(logits: &[f32]) -> Vec<u32> {
     ranked_top(logits, logits.len())
@@ -164,6 +190,19 @@ mod tests {
         for (t, p) in [(f64::NAN, 0.9), (-0.1, 0.9), (f64::INFINITY, 0.9), (1.0, 0.0), (1.0, 1.5), (1.0, f64::NAN)] {
             let cfg = SamplerConfig { temperature: t, top_p: p, ..Default::default() };
             assert!(Sampler::new(cfg).is_err(), "t={t} p={p} accepted");
+        }
+    }
+
+    #[test]
+    fn one_pass_distribution_equals_the_softmax() {
+        let mut rng = Rng::new(8);
+        let logits: Vec<f32> = (0..3000).map(|_| 4.0 * rng.normal() as f32).collect();
+        let p = softmax(&logits);
+        let h = -p.iter().filter(|x| **x > 0.0).map(|x| x * x.ln()).sum::<f64>();
+        let d = Distribution::new(&logits);
+        assert!((d.entropy - h).abs() < 1e-9, "{} vs {h}", d.entropy);
+        for i in [0, 17, 2999] {
+            assert!((d.prob(logits[i]) - p[i]).abs() < 1e-12);
         }
     }
 

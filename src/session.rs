@@ -6,7 +6,7 @@
 
 use crate::gguf::Gguf;
 use crate::model::{Cache, Config, Gpt2, Kernels, ParamCounts};
-use crate::sampler::{ranked_top, softmax, Sampler, SamplerConfig};
+use crate::sampler::{ranked_top, softmax, Distribution, Sampler, SamplerConfig};
 use crate::tokenizer::{Tokenizer, Utf8Stream};
 use crate::{bail, Result};
 use candle_core::Tensor;
@@ -75,10 +75,10 @@ impl Model {
         Ok(ids)
     }
 
-    fn candidates(&self, logits: &[f32], probs: &[f64], n: usize) -> Vec<Candidate> {
+    fn candidates(&self, logits: &[f32], dist: &Distribution, n: usize) -> Vec<Candidate> {
         ranked_top(logits, n)
             .into_iter()
-            .map(|t| Candidate { token: t, piece: self.tokenizer.piece(t), prob: probs[t as usize] })
+            .map(|t| Candidate { token: t, piece: self.tokenizer.piece(t), prob: dist.prob(logits[t as usize]) })
             .collect()
     }
 
@@ -96,7 +96,7 @@ impl Model {
                 layers.push(t);
             } else if name == "logits" {
                 let last = t.get(t.dim(0)? - 1)?.to_vec1::<f32>()?;
-                next = self.candidates(&last, &softmax(&last), 10);
+                next = self.candidates(&last, &Distribution::new(&last), 10);
             } else {
                 let (rows, cols) = t.dims2()?;
                 let norms = t.sqr()?.sum(1)?.sqrt()?.to_vec1::<f32>()?;
@@ -289,7 +289,7 @@ impl Generator {
 
     /// The next-token distribution now, without choosing: for a reader who picks by hand.
     pub fn candidates(&self, model: &Model, n: usize) -> Vec<Candidate> {
-        model.candidates(&self.logits, &softmax(&self.logits), n)
+        model.candidates(&self.logits, &Distribution::new(&self.logits), n)
     }
 
     /// Samples the next token (or takes `forced`, a reader's choice) and runs it through the model.
@@ -302,11 +302,10 @@ impl Generator {
             Some(t) => t,
             None => self.sampler.sample(&self.logits)?,
         };
-        let probs = softmax(&self.logits);
-        let entropy = -probs.iter().filter(|p| **p > 0.0).map(|p| p * p.ln()).sum::<f64>();
+        let dist = Distribution::new(&self.logits);
         let me = self.logits[token as usize];
         let rank = self.logits.iter().enumerate().filter(|(i, l)| **l > me || (**l == me && (*i as u32) < token)).count();
-        let top = model.candidates(&self.logits, &probs, self.opts.top_n);
+        let top = model.candidates(&self.logits, &dist, self.opts.top_n);
         let position = self.tokens.len();
         self.tokens.push(token);
         let mut attention = None;
@@ -332,9 +331,9 @@ impl Generator {
             token,
             text,
             piece: model.tokenizer.piece(token),
-            prob: probs[token as usize],
+            prob: dist.prob(self.logits[token as usize]),
             rank,
-            entropy,
+            entropy: dist.entropy,
             position,
             top,
             attention,
