@@ -9,7 +9,8 @@
 //! four integer lane sums are exact; lane j accumulates `scale * lane_sum` in block order; the row's
 //! result is (lane0 + lane1) + (lane2 + lane3). The scalar twin does exactly these operations, so
 //! the native CLI and the browser produce the same logits, and the same tokens for a seed.
-//! `row_dot` chooses between the twins under `cfg(target_feature)`; tests compare them.
+//! `row_dot` chooses between the twins under `cfg`: simd128 in wasm, SSE2 on x86-64, scalar
+//! elsewhere; tests compare them bit for bit.
 
 use crate::gguf::DType;
 use crate::{bail, Result};
@@ -132,9 +133,44 @@ pub fn row_dot(ws: &[f32], wq: &[i8], xs: &[f32], xq: &[i16]) -> f32 {
     {
         row_dot_simd128(ws, wq, xs, xq)
     }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(target_arch = "x86_64")]
+    {
+        row_dot_sse2(ws, wq, xs, xq)
+    }
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
     {
         row_dot_scalar(ws, wq, xs, xq)
+    }
+}
+
+/// x86-64 (SSE2, always present there): `_mm_madd_epi16` is wasm's `i32x4.dot_i16x8_s`, so the
+/// lanes, and the results, are the same as the simd128 and scalar twins'.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn row_dot_sse2(ws: &[f32], wq: &[i8], xs: &[f32], xq: &[i16]) -> f32 {
+    use std::arch::x86_64::*;
+    let nb = ws.len();
+    assert!(xs.len() >= nb && wq.len() >= nb * QK && xq.len() >= nb * QK);
+    unsafe {
+        let mut acc = _mm_setzero_ps();
+        let (wp, xp) = (wq.as_ptr(), xq.as_ptr());
+        // sign-extend 8 bytes to 8 i16: interleave each byte with itself, shift right arithmetically
+        let widen_lo = |v: __m128i| _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+        let widen_hi = |v: __m128i| _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8);
+        for b in 0..nb {
+            let w0 = _mm_loadu_si128(wp.add(b * QK) as *const __m128i);
+            let w1 = _mm_loadu_si128(wp.add(b * QK + 16) as *const __m128i);
+            let x = xp.add(b * QK);
+            let mut s = _mm_madd_epi16(widen_lo(w0), _mm_loadu_si128(x as *const __m128i));
+            s = _mm_add_epi32(s, _mm_madd_epi16(widen_hi(w0), _mm_loadu_si128(x.add(8) as *const __m128i)));
+            s = _mm_add_epi32(s, _mm_madd_epi16(widen_lo(w1), _mm_loadu_si128(x.add(16) as *const __m128i)));
+            s = _mm_add_epi32(s, _mm_madd_epi16(widen_hi(w1), _mm_loadu_si128(x.add(24) as *const __m128i)));
+            let d = _mm_set1_ps(*ws.get_unchecked(b) * *xs.get_unchecked(b));
+            acc = _mm_add_ps(acc, _mm_mul_ps(d, _mm_cvtepi32_ps(s)));
+        }
+        let mut lanes = [0f32; 4];
+        _mm_storeu_ps(lanes.as_mut_ptr(), acc);
+        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
     }
 }
 

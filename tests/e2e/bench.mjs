@@ -41,7 +41,7 @@ var inNode = [];
 const goals = { decode: {}, efficiency: {} };
 if (!process.env.BENCH_SKIP_KERNELS) {
 say('## Kernels: 1 x k by k x n products\n');
-kernelTable('Native (x86-64, one thread; our kernel has no x86 SIMD twin, so ours = scalar here)', JSON.parse(cli('bench', '--json', '--seconds', String(SECONDS))));
+kernelTable('Native x86-64 (ours: SSE2, one thread; candle: AVX2 and both cores)', JSON.parse(cli('bench', '--json', '--seconds', String(SECONDS))));
 {
   const pkg = path.join(ROOT, 'www/pkg');
   const mod = await import(path.join(pkg, 'inside_gpt.js'));
