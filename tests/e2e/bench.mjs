@@ -2,6 +2,7 @@
 // worker; end-to-end prefill/decode in Chromium for ours, the same file through candle's QMatMul,
 // and wllama (llama.cpp in wasm), all single-threaded; time to first token cold and cached; the
 // .wasm size. Prints markdown; `--write` also writes BENCHMARKS.md. Run by `.ci/bench`.
+// For quick looks: BENCH_SKIP_KERNELS=1, and BENCH_MODELS=[{name,url,promptTokens,shapes}] instead of the two models.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';

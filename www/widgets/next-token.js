@@ -1,6 +1,7 @@
 // <gpt-next-token>: the language model's one job, made visible. The top candidates for the next
 // token as bars; the reader picks one (or lets the sampler pick) and the text grows by it.
-import { GptElement, probColour, tokenSpan, showPiece, fmt } from './base.js';
+import { GptElement, tokenSpan, showPiece, fmt } from './base.js';
+import { tokenFor } from './generate.js';
 import { t } from '../i18n.js';
 import { start, step, newSlot } from '../client.js';
 
@@ -71,10 +72,7 @@ export class GptNextToken extends GptElement {
   async take(token) {
     try {
       const s = await step(this.genSlot, token);
-      const span = tokenSpan(s.text, 'gen');
-      span.style.background = probColour(s.prob);
-      span.title = t('gen.tip', { p: fmt(s.prob, 4), rank: s.rank + 1, h: fmt(s.entropy, 2), piece: JSON.stringify(s.piece), id: s.token });
-      this.$('.out').append(span);
+      this.$('.out').append(tokenFor(s));
       if (s.stop) this.status(t(`gen.reason.${s.stop}`));
       this.show(s.candidates);
     } catch (e) {
