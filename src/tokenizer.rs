@@ -61,16 +61,16 @@ impl Tokenizer {
                 }
             }
         }
-        let inverse: HashMap<char, u8> = byte_to_char().iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
-        for b in 0..=255u8 {
-            let c = byte_to_char()[b as usize].to_string();
-            if !tokens.contains(&c) {
-                bail!("tokenizer vocabulary lacks the byte token for 0x{b:02x}: not a byte-level BPE vocabulary");
-            }
-        }
+        let table = byte_to_char();
+        let inverse: HashMap<char, u8> = table.iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
         let mut vocab = ahash::AHashMap::with_capacity(tokens.len());
         for (id, t) in tokens.iter().enumerate() {
             vocab.entry(t.clone()).or_insert(id as u32);
+        }
+        for (b, c) in table.iter().enumerate() {
+            if !vocab.contains_key(&c.to_string()) {
+                bail!("tokenizer vocabulary lacks the byte token for 0x{b:02x}: not a byte-level BPE vocabulary");
+            }
         }
         let mut pairs = Vec::with_capacity(merges.len());
         for m in &merges {

@@ -172,7 +172,10 @@ impl Trainer {
         let mut sq = 0f64;
         let mut gs = Vec::with_capacity(self.params.len());
         for p in &self.params {
-            let g = grads.get(p.var.as_tensor()).cloned().unwrap_or(p.m.zeros_like()?);
+            let g = match grads.get(p.var.as_tensor()) {
+                Some(g) => g.clone(),
+                None => p.m.zeros_like()?,
+            };
             sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
             gs.push(g);
         }
