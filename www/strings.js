@@ -80,7 +80,7 @@ export const en = {
   'att.mapLabel': 'Attention heatmap; use the arrow keys to read cells',
   'att.pick': 'Every layer (rows) and head (columns); pick one:',
   'att.grid': 'Layers and heads',
-  'att.legend': 'Row: the token that attends. Column: the token it attends to. Darker blue: more weight; each row sums to 1. Hatched: the future, masked out.',
+  'att.legend': 'Row: the token that attends. Column: the token it attends to. Darker blue: more weight (each row\'s own scale when the box above is ticked); each row sums to 1. Hatched: the future, masked out.',
   'att.which': 'Layer {l}, head {h}',
   'att.masked': '{q} cannot see {k}: it comes later (masked).',
   'att.value': '{q} (#{qi}) → {k} (#{ki}): {v}',
@@ -193,7 +193,7 @@ export const ko = {
   'att.mapLabel': '어텐션 히트맵; 화살표 키로 칸을 읽을 수 있습니다',
   'att.pick': '모든 층(행)과 헤드(열); 하나를 고르세요:',
   'att.grid': '층과 헤드',
-  'att.legend': '행: 주의를 기울이는 토큰. 열: 그 토큰이 바라보는 토큰. 파란색이 진할수록 가중치가 크며, 각 행의 합은 1입니다. 빗금: 미래라서 가려진(마스크된) 칸.',
+  'att.legend': '행: 주의를 기울이는 토큰. 열: 그 토큰이 바라보는 토큰. 파란색이 진할수록 가중치가 크며(위의 상자를 켜면 행마다 따로 맞춘 색), 각 행의 합은 1입니다. 빗금: 미래라서 가려진(마스크된) 칸.',
   'att.which': '{l}층, {h}번 헤드',
   'att.masked': '{q}은(는) {k}을(를) 볼 수 없습니다: 더 뒤에 나오는 토큰입니다 (마스크).',
   'att.value': '{q} (#{qi}) → {k} (#{ki}): {v}',
@@ -496,4 +496,12 @@ Object.assign(ko, {
   "tf.d.cross": "인코더-디코더 어텐션",
   "tf.d.addnorm": "더하기 & 정규화",
   "tf.d.ff": "피드포워드",
+});
+
+Object.assign(en, {
+  'att.rowScale': "scale each row to its largest weight",
+});
+
+Object.assign(ko, {
+  'att.rowScale': "행마다 가장 큰 가중치를 기준으로 색 조정",
 });

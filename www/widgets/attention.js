@@ -43,7 +43,8 @@ export class GptAttention extends GptElement {
         <div class="cols2">
           <div>
             <div class="row"><strong class="which"></strong>
-              <label><span data-t="att.focus"></span> <input class="focus" type="range" min="0" max="0" value="0"></label></div>
+              <label><span data-t="att.focus"></span> <input class="focus" type="range" min="0" max="0" value="0"></label>
+              <label><input class="rowscale" type="checkbox" checked> <span data-t="att.rowScale"></span></label></div>
             <canvas class="map" width="520" height="520" tabindex="0" data-t-label="att.mapLabel"></canvas>
             <p class="readout muted" aria-live="polite"></p>
           </div>
@@ -59,6 +60,7 @@ export class GptAttention extends GptElement {
     this.$('.gen').onclick = () => this.generate();
     this.$('.stop').onclick = () => stop(this.genSlot);
     this.$('.focus').oninput = () => { this.focus = Number(this.$('.focus').value); this.draw(); };
+    this.$('.rowscale').onchange = () => { if (this.rows) { this.buildGrid(); this.draw(); } };
     const map = this.$('.map');
     map.addEventListener('mousemove', (e) => this.hover(e));
     map.addEventListener('keydown', (e) => this.key(e));
@@ -158,19 +160,24 @@ export class GptAttention extends GptElement {
     this.$('.focus').value = this.focus;
   }
 
-  /** Paints rows start..end of one head's matrix as cells of `cell` px at (x0, y0). */
+  /** Paints rows start..end of one head's matrix as cells of `cell` px at (x0, y0); with
+   * "scale each row" on, a row's largest weight is the darkest (the readout stays exact). */
   paint(ctx, m, start, end, cell, x0, y0, hatch) {
     const n = end - start;
+    const rowScale = this.$('.rowscale').checked;
     ctx.clearRect(x0, y0, n * cell, n * cell);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) {
       const q = start + i;
-      const k = start + j;
-      if (k > q) {
-        ctx.fillStyle = hatch ? ((i + j) % 2 ? '#8883' : '#8881') : '#8882';
-      } else {
-        ctx.fillStyle = `rgba(10, 88, 168, ${m[q][k].toFixed(3)})`;
+      const top = rowScale ? Math.max(...m[q]) || 1 : 1;
+      for (let j = 0; j < n; j++) {
+        const k = start + j;
+        if (k > q) {
+          ctx.fillStyle = hatch ? ((i + j) % 2 ? '#8883' : '#8881') : '#8882';
+        } else {
+          ctx.fillStyle = `rgba(10, 88, 168, ${(m[q][k] / top).toFixed(3)})`;
+        }
+        ctx.fillRect(x0 + j * cell, y0 + i * cell, cell, cell);
       }
-      ctx.fillRect(x0 + j * cell, y0 + i * cell, cell, cell);
     }
   }
 
