@@ -99,6 +99,10 @@ impl Distribution {
     pub fn prob(&self, logit: f32) -> f64 {
         (logit as f64 - self.max).exp() / self.z
     }
+    /// ln p, computed directly (no underflow for unlikely tokens).
+    pub fn log_prob(&self, logit: f32) -> f64 {
+        (logit as f64 - self.max) - self.z.ln()
+    }
 }
 
 /// Token ids sorted by descending logit; ties go to the lower id.
@@ -203,6 +207,7 @@ mod tests {
         assert!((d.entropy - h).abs() < 1e-9, "{} vs {h}", d.entropy);
         for i in [0, 17, 2999] {
             assert!((d.prob(logits[i]) - p[i]).abs() < 1e-12);
+            assert!((d.log_prob(logits[i]) - p[i].ln()).abs() < 1e-9);
         }
     }
 

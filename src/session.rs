@@ -6,7 +6,7 @@
 
 use crate::gguf::Gguf;
 use crate::model::{Cache, Config, Gpt2, Kernels, ParamCounts};
-use crate::sampler::{ranked_top, softmax, Distribution, Sampler, SamplerConfig};
+use crate::sampler::{ranked_top, Distribution, Sampler, SamplerConfig};
 use crate::tokenizer::{Tokenizer, Utf8Stream};
 use crate::{bail, Result};
 use candle_core::Tensor;
@@ -125,8 +125,8 @@ impl Model {
         let mut logprobs = vec![None; ids.len()];
         for (i, lp) in logprobs.iter_mut().enumerate().skip(shift) {
             // row r predicts the token after input[..=r]
-            let p = softmax(&rows[i - shift]);
-            *lp = Some(p[ids[i] as usize].max(f64::MIN_POSITIVE).ln());
+            let row = &rows[i - shift];
+            *lp = Some(Distribution::new(row).log_prob(row[ids[i] as usize]));
         }
         let scored: Vec<f64> = logprobs.iter().flatten().copied().collect();
         let total: f64 = scored.iter().sum();
