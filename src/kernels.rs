@@ -216,3 +216,121 @@ pub fn row_dot_simd128(ws: &[f32], wq: &[i8], xs: &[f32], xq: &[i16]) -> f32 {
         (f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc)) + (f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// f32 kernels: attention (q.k and p.v over the cache) and dense f32 weights (F32/F16 files)
+
+/// Dot product of two f32 vectors. Eight partial sums, lane l holding the products of elements
+/// e < len - len mod 8 with e mod 8 == l; then (s0 + s4) .. (s3 + s7) as four lanes, summed
+/// (s0 + s1) + (s2 + s3); then the tail elements in order. No fused multiply-add anywhere, so the
+/// twins agree bit for bit.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        dot_simd128(a, b)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        dot_sse2(a, b)
+    }
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
+    {
+        dot_scalar(a, b)
+    }
+}
+
+/// Scalar twin of `dot`.
+#[inline]
+pub fn dot_scalar(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let body = n - n % 8;
+    let mut acc = [0f32; 8];
+    for i in (0..body).step_by(8) {
+        for l in 0..8 {
+            acc[l] += a[i + l] * b[i + l];
+        }
+    }
+    let s = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    let mut sum = (s[0] + s[1]) + (s[2] + s[3]);
+    for i in body..n {
+        sum += a[i] * b[i];
+    }
+    sum
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn dot_sse2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let body = n - n % 8;
+    unsafe {
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let (mut lo, mut hi) = (_mm_setzero_ps(), _mm_setzero_ps());
+        for i in (0..body).step_by(8) {
+            lo = _mm_add_ps(lo, _mm_mul_ps(_mm_loadu_ps(pa.add(i)), _mm_loadu_ps(pb.add(i))));
+            hi = _mm_add_ps(hi, _mm_mul_ps(_mm_loadu_ps(pa.add(i + 4)), _mm_loadu_ps(pb.add(i + 4))));
+        }
+        let mut s = [0f32; 4];
+        _mm_storeu_ps(s.as_mut_ptr(), _mm_add_ps(lo, hi));
+        let mut sum = (s[0] + s[1]) + (s[2] + s[3]);
+        for i in body..n {
+            sum += a[i] * b[i];
+        }
+        sum
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn dot_simd128(a: &[f32], b: &[f32]) -> f32 {
+    use core::arch::wasm32::*;
+    let n = a.len().min(b.len());
+    let body = n - n % 8;
+    unsafe {
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let (mut lo, mut hi) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        for i in (0..body).step_by(8) {
+            lo = f32x4_add(lo, f32x4_mul(v128_load(pa.add(i) as *const v128), v128_load(pb.add(i) as *const v128)));
+            hi = f32x4_add(hi, f32x4_mul(v128_load(pa.add(i + 4) as *const v128), v128_load(pb.add(i + 4) as *const v128)));
+        }
+        let s = f32x4_add(lo, hi);
+        let mut sum = (f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<1>(s)) + (f32x4_extract_lane::<2>(s) + f32x4_extract_lane::<3>(s));
+        for i in body..n {
+            sum += a[i] * b[i];
+        }
+        sum
+    }
+}
+
+/// y += a x, element by element (the compiler vectorizes it; each element is one multiply and
+/// one add, so every build gives the same bits).
+#[inline]
+pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * *x;
+    }
+}
+
+/// y (m x rows) = x (m x cols) W^T for a dense f32 W (rows x cols), one `dot` per output.
+pub fn matmul_f32(w: &[f32], rows: usize, cols: usize, x: &[f32], m: usize) -> Vec<f32> {
+    matmul_f32_with(w, rows, cols, x, m, dot)
+}
+
+/// The same product with the scalar twin (tests, benchmarks).
+pub fn matmul_f32_scalar(w: &[f32], rows: usize, cols: usize, x: &[f32], m: usize) -> Vec<f32> {
+    matmul_f32_with(w, rows, cols, x, m, dot_scalar)
+}
+
+#[inline(always)]
+fn matmul_f32_with(w: &[f32], rows: usize, cols: usize, x: &[f32], m: usize, dot: impl Fn(&[f32], &[f32]) -> f32) -> Vec<f32> {
+    assert!(w.len() >= rows * cols && x.len() >= m * cols);
+    let mut y = vec![0f32; m * rows];
+    for (r, wr) in w.chunks_exact(cols).take(rows).enumerate() {
+        for i in 0..m {
+            y[i * rows + r] = dot(wr, &x[i * cols..(i + 1) * cols]);
+        }
+    }
+    y
+}

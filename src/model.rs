@@ -7,7 +7,7 @@
 
 use crate::gguf::{dequantize, DType, Gguf, TensorInfo};
 use crate::{bail, Error, Result};
-use crate::kernels::QMatrix;
+use crate::kernels::{self, QMatrix};
 use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 
@@ -185,7 +185,17 @@ impl<'a> Loader<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layers (x is (B, T, C); inference runs B = 1)
+// Layers: `forward` on candle tensors (B, T, C) for training, with autograd; `apply` on plain
+// slices (T, C) of one sequence for inference, through our kernels.
+
+/// Lends a contiguous f32 tensor's values (no copy; they stay current while training updates them).
+fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((a, b))) => Ok(f(&v[a..b])),
+        _ => bail!("expected a contiguous f32 tensor in memory, got {:?} {:?}", t.dtype(), t.dims()),
+    }
+}
 
 struct LayerNorm {
     w: Tensor,
@@ -194,6 +204,24 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// Each row of x (rows of `w.len()` values) normalised, scaled and shifted.
+    fn apply(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let eps = self.eps as f32;
+        read(&self.w, |w| {
+            read(&self.b, |b| {
+                let n = w.len();
+                let mut y = Vec::with_capacity(x.len());
+                for row in x.chunks_exact(n) {
+                    let mean = row.iter().sum::<f32>() / n as f32;
+                    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
+                    let inv = 1.0 / (var + eps).sqrt();
+                    y.extend(row.iter().zip(w).zip(b).map(|((v, w), b)| (v - mean) * inv * w + b));
+                }
+                y
+            })
+        })?
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // candle's fused kernel has no backward pass: training takes the composed one
         let f = if x.track_op() { candle_nn::ops::layer_norm_slow } else { candle_nn::ops::layer_norm };
@@ -222,6 +250,21 @@ fn candle_qmatmul(q: &QMatrix) -> Result<candle_core::quantized::QMatMul> {
 }
 
 impl Matrix {
+    /// y (m, out) = x (m, in) W^T on plain slices: inference.
+    fn matmul(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        Ok(match self {
+            Matrix::Quant(q) => q.matmul(x, m),
+            Matrix::Dense(w) => {
+                let (rows, cols) = w.dims2()?;
+                read(w, |w| kernels::matmul_f32(w, rows, cols, x, m))?
+            }
+            Matrix::Candle(qm, q) => {
+                let y = candle_core::Module::forward(qm, &Tensor::from_slice(x, (m, q.cols), &Device::Cpu)?)?;
+                y.flatten_all()?.to_vec1::<f32>()?
+            }
+        })
+    }
+
     /// x (..., in) times W^T, as one 2-D product over all leading positions: a batched product
     /// with a broadcast weight would also make B copies of the weight's gradient.
     fn matmul_t(&self, x: &Tensor) -> Result<Tensor> {
@@ -250,6 +293,13 @@ struct Linear {
 }
 
 impl Linear {
+    /// (m, in) -> (m, out), bias added.
+    fn apply(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        let mut y = self.w.matmul(x, m)?;
+        read(&self.b, |b| y.chunks_exact_mut(b.len()).for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b)))?;
+        Ok(y)
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(self.w.matmul_t(x)?.broadcast_add(&self.b)?) // (B, T, out)
     }
@@ -262,31 +312,72 @@ struct CausalSelfAttention {
 }
 
 impl CausalSelfAttention {
-    /// x: (B, T, C) at positions pos0..pos0+T, after the keys/values in `kv` (if any);
-    /// returns (B, T, C) and the attention weights (B, nh, T, pos0+T).
-    fn forward(&self, x: &Tensor, kv: Option<&mut candle_nn::kv_cache::KvCache>, pos0: usize) -> Result<(Tensor, Tensor)> {
+    /// Training: x (B, T, C) from position 0; returns (B, T, C).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
         let (nh, hs) = (self.n_head, c / self.n_head);
         let qkv = self.c_attn.forward(x)?; // (B, T, 3C)
         let heads = |i: usize| -> Result<Tensor> {
             Ok(qkv.narrow(2, i * c, c)?.reshape((b, t, nh, hs))?.transpose(1, 2)?.contiguous()?) // (B, nh, T, hs)
         };
-        let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
-        if let Some(kv) = kv {
-            (k, v) = kv.append(&k, &v)?; // (B, nh, Tk, hs), views into the cache
-        }
-        let tk = pos0 + t;
-        let mut att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?; // (B, nh, T, Tk)
+        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+        let mut att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?; // (B, nh, T, T)
         if t > 1 {
-            let mask: Vec<f32> =
-                (0..t).flat_map(|i| (0..tk).map(move |j| if j > pos0 + i { f32::NEG_INFINITY } else { 0.0 })).collect();
-            att = att.broadcast_add(&Tensor::from_vec(mask, (t, tk), &Device::Cpu)?)?;
+            let mask: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
+            att = att.broadcast_add(&Tensor::from_vec(mask, (t, t), &Device::Cpu)?)?;
         }
         // candle's fused softmax has no backward pass: training takes the composed one
         let att = if att.track_op() { candle_nn::ops::softmax(&att, candle_core::D::Minus1)? } else { candle_nn::ops::softmax_last_dim(&att)? };
         let y = att.matmul(&v)?; // (B, nh, T, hs)
         let y = y.transpose(1, 2)?.reshape((b, t, c))?; // (B, T, C)
-        Ok((self.c_proj.forward(&y)?, att))
+        self.c_proj.forward(&y)
+    }
+
+    /// Inference: x (T, C) at positions pos0.. after the `kv` cache's; appends their keys and
+    /// values; returns y (T, C) and, if `att` is given, fills it with the weights (nh, T, pos0 + T).
+    fn apply(&self, x: &[f32], kv: &mut LayerCache, att: Option<&mut Vec<f32>>) -> Result<Vec<f32>> {
+        let c = self.c_proj.b.dim(0)?;
+        let (t, nh, hs) = (x.len() / c, self.n_head, c / self.n_head);
+        let qkv = self.c_attn.apply(x, t)?; // (T, 3C): q | k | v
+        let pos0 = kv.k.len() / c;
+        for row in qkv.chunks_exact(3 * c) {
+            kv.k.extend_from_slice(&row[c..2 * c]); // (Tk, C), position-major
+            kv.v.extend_from_slice(&row[2 * c..]);
+        }
+        let tk = pos0 + t;
+        let scale = 1.0 / (hs as f32).sqrt();
+        let mut y = vec![0f32; t * c];
+        let mut p = vec![0f32; tk];
+        let mut att = att.map(|a| {
+            a.clear();
+            a.resize(nh * t * tk, 0.0);
+            a
+        });
+        for h in 0..nh {
+            for i in 0..t {
+                let n = pos0 + i + 1; // causal: positions 0..=pos0+i
+                let q = &qkv[i * 3 * c + h * hs..][..hs];
+                let mut max = f32::NEG_INFINITY;
+                for (j, pj) in p[..n].iter_mut().enumerate() {
+                    *pj = kernels::dot(q, &kv.k[j * c + h * hs..][..hs]) * scale;
+                    max = max.max(*pj);
+                }
+                let mut sum = 0f32;
+                for pj in &mut p[..n] {
+                    *pj = (*pj - max).exp();
+                    sum += *pj;
+                }
+                let yi = &mut y[i * c + h * hs..][..hs];
+                for (j, pj) in p[..n].iter_mut().enumerate() {
+                    *pj /= sum;
+                    kernels::axpy(yi, *pj, &kv.v[j * c + h * hs..][..hs]);
+                }
+                if let Some(a) = att.as_mut() {
+                    a[(h * t + i) * tk..][..n].copy_from_slice(&p[..n]);
+                }
+            }
+        }
+        self.c_proj.apply(&y, t)
     }
 }
 
@@ -296,6 +387,13 @@ struct Mlp {
 }
 
 impl Mlp {
+    /// (T, C) -> (T, C)
+    fn apply(&self, x: &[f32], t: usize) -> Result<Vec<f32>> {
+        let mut h = self.c_fc.apply(x, t)?; // (T, 4C)
+        h.iter_mut().for_each(|v| *v = gelu_tanh(*v));
+        self.c_proj.apply(&h, t)
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.c_fc.forward(x)?; // (B, T, 4C)
         // both are GELU's tanh approximation; candle's backward is slow, so training takes ours
@@ -313,6 +411,11 @@ struct GeluTanhGrad;
 
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
+#[inline]
+fn gelu_tanh(x: f32) -> f32 {
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+}
+
 fn contiguous_f32<'a>(s: &'a candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
         (candle_core::CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
@@ -325,7 +428,7 @@ impl candle_core::CustomOp1 for GeluTanh {
         "gelu-tanh"
     }
     fn cpu_fwd(&self, s: &candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let y = contiguous_f32(s, l)?.iter().map(|&x| 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())).collect();
+        let y = contiguous_f32(s, l)?.iter().map(|&x| gelu_tanh(x)).collect();
         Ok((candle_core::CpuStorage::F32(y), l.shape().clone()))
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
@@ -378,23 +481,42 @@ impl TokenEmbedding {
             }
         }
     }
+
+    /// ids (T,) -> (T, C) on plain slices.
+    fn lookup(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        match self {
+            TokenEmbedding::Packed(q) => {
+                let mut v = Vec::with_capacity(ids.len() * q.cols);
+                ids.iter().for_each(|&id| q.dequantize_row(id as usize, &mut v));
+                Ok(v)
+            }
+            TokenEmbedding::Dense(w) => {
+                let c = w.dim(1)?;
+                read(w, |w| ids.iter().flat_map(|&id| w[id as usize * c..][..c].iter().copied()).collect())
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The model
 
-/// Keys and values of every layer for the positions seen so far, written in place into buffers
-/// sized for the whole context (growing by concatenation would copy every cached key and value
-/// at every token).
+/// Keys and values of every layer for the positions seen so far, (positions, C) each, appended
+/// in place as tokens arrive.
 pub struct Cache {
-    kv: Vec<candle_nn::kv_cache::KvCache>,
+    layers: Vec<LayerCache>,
     len: usize,
+}
+
+#[derive(Default, Clone)]
+struct LayerCache {
+    k: Vec<f32>,
+    v: Vec<f32>,
 }
 
 impl Cache {
     pub fn new(cfg: &Config) -> Self {
-        // (B, nh, T, hs): positions along dim 2
-        Cache { kv: (0..cfg.n_layer).map(|_| candle_nn::kv_cache::KvCache::new(2, cfg.n_ctx)).collect(), len: 0 }
+        Cache { layers: vec![LayerCache::default(); cfg.n_layer], len: 0 }
     }
     /// Positions already in the cache.
     pub fn len(&self) -> usize {
@@ -407,8 +529,8 @@ impl Cache {
 
 /// What one forward call produced.
 pub struct Forward {
-    /// (T_out, V): every position if asked, else the last one
-    pub logits: Tensor,
+    /// (T_out, V) row-major: every position if asked, else the last one
+    pub logits: Vec<f32>,
     /// per layer (nh, T, Tk), when asked
     pub attention: Vec<Tensor>,
 }
@@ -469,61 +591,74 @@ impl Gpt2 {
         Ok(Gpt2 { cfg, wte, wpe, blocks, ln_f, lm_head })
     }
 
-    /// The decoder stack on ids (B, T) at positions pos0.., with the cache when given;
-    /// returns the final hidden states (B, T, C) and, if asked, attention per layer. With `trace`,
-    /// every stage's output is recorded by name, for a reader to look at.
-    fn run(&self, ids: &Tensor, mut cache: Option<&mut Cache>, want_attention: bool, mut trace: Option<&mut Vec<(String, Tensor)>>) -> Result<(Tensor, Vec<Tensor>)> {
-        let t = ids.dim(1)?;
-        let pos0 = cache.as_ref().map_or(0, |c| c.len);
-        let mut record = |name: String, x: &Tensor| {
+    /// Inference, on plain slices through our kernels: ids (T,) at the positions after the
+    /// cache's, whose keys and values are appended. Returns the final hidden states (T, C) before
+    /// `ln_f` and, if asked, the attention weights per layer (nh, T, Tk). With `trace`, every
+    /// stage's output is recorded by name, for a reader to look at.
+    fn infer(&self, ids: &[u32], cache: &mut Cache, want_attention: bool, mut trace: Option<&mut Vec<(String, Tensor)>>) -> Result<(Vec<f32>, Vec<Tensor>)> {
+        let (t, c, nh) = (ids.len(), self.cfg.n_embd, self.cfg.n_head);
+        let pos0 = cache.len;
+        let tk = pos0 + t;
+        let keep = want_attention || trace.is_some();
+        let mut record = |name: String, x: &[f32], dims: &[usize]| -> Result<()> {
             if let Some(tr) = trace.as_mut() {
-                tr.push((name, x.clone()));
+                tr.push((name, Tensor::from_slice(x, dims, &Device::Cpu)?));
             }
+            Ok(())
         };
-        let tok = self.wte.rows(ids)?; // (B, T, C)
-        let pos = self.wpe.narrow(0, pos0, t)?; // (T, C)
-        record("token_embedding".into(), &tok);
-        record("position_embedding".into(), &pos.unsqueeze(0)?);
-        let mut x = tok.broadcast_add(&pos)?; // (B, T, C)
+        let mut x = self.wte.lookup(ids)?; // (T, C)
+        record("token_embedding".into(), &x, &[t, c])?;
+        read(&self.wpe, |wpe| -> Result<()> {
+            let pos = &wpe[pos0 * c..tk * c];
+            record("position_embedding".into(), pos, &[t, c])?;
+            x.iter_mut().zip(pos).for_each(|(x, p)| *x += p);
+            Ok(())
+        })??;
         let mut attention = Vec::new();
+        let mut att = Vec::new();
         for (i, block) in self.blocks.iter().enumerate() {
-            let kv = cache.as_mut().map(|c| &mut c.kv[i]);
-            let h = block.ln_1.forward(&x)?;
-            let (a, att) = block.attn.forward(&h, kv, pos0)?;
-            x = (x + &a)?;
-            let h2 = block.ln_2.forward(&x)?;
-            let m = block.mlp.forward(&h2)?;
-            record(format!("blk.{i}.ln_1"), &h);
-            record(format!("blk.{i}.attention"), &att);
-            record(format!("blk.{i}.attn_out"), &a);
-            record(format!("blk.{i}.resid_mid"), &x);
-            record(format!("blk.{i}.ln_2"), &h2);
-            record(format!("blk.{i}.mlp_out"), &m);
-            x = (&x + m)?; // (B, T, C)
-            record(format!("blk.{i}.resid_out"), &x);
+            let h = block.ln_1.apply(&x)?;
+            let a = block.attn.apply(&h, &mut cache.layers[i], keep.then_some(&mut att))?;
+            x.iter_mut().zip(&a).for_each(|(x, a)| *x += a);
+            let h2 = block.ln_2.apply(&x)?;
+            let m = block.mlp.apply(&h2, t)?;
+            record(format!("blk.{i}.ln_1"), &h, &[t, c])?;
+            record(format!("blk.{i}.attention"), &att, &[nh, t, tk])?;
+            record(format!("blk.{i}.attn_out"), &a, &[t, c])?;
+            record(format!("blk.{i}.resid_mid"), &x, &[t, c])?;
+            record(format!("blk.{i}.ln_2"), &h2, &[t, c])?;
+            record(format!("blk.{i}.mlp_out"), &m, &[t, c])?;
+            x.iter_mut().zip(&m).for_each(|(x, m)| *x += m);
+            record(format!("blk.{i}.resid_out"), &x, &[t, c])?;
             if want_attention {
-                attention.push(att);
+                attention.push(Tensor::from_slice(&att, (nh, t, tk), &Device::Cpu)?);
             }
         }
-        if let Some(c) = cache {
-            c.len += t;
-        }
+        cache.len += t;
         Ok((x, attention))
     }
 
-    /// Every stage of one full pass over `ids` (one sequence, from position 0), by name, each
-    /// with the batch dimension removed; ends with "ln_f" (T, C) and "logits" (T, V).
+    /// Every stage of one full pass over `ids` (one sequence, from position 0), by name; ends
+    /// with "ln_f" (T, C) and "logits" (T, V).
     pub fn trace(&self, ids: &[u32]) -> Result<Vec<(String, Tensor)>> {
         if ids.is_empty() || ids.len() > self.cfg.n_ctx {
             bail!("trace needs 1 to {} tokens, got {}", self.cfg.n_ctx, ids.len());
         }
+        self.check_ids(ids)?;
         let mut tr = Vec::new();
-        let (x, _) = self.run(&Tensor::from_slice(ids, (1, ids.len()), &Device::Cpu)?, None, false, Some(&mut tr))?;
-        let h = self.ln_f.forward(&x)?;
-        let logits = self.lm_head.matmul_t(&h)?;
-        tr.push(("ln_f".into(), h));
-        tr.push(("logits".into(), logits));
-        tr.into_iter().map(|(n, t)| Ok((n, t.squeeze(0)?))).collect()
+        let (x, _) = self.infer(ids, &mut Cache::new(&self.cfg), false, Some(&mut tr))?;
+        let h = self.ln_f.apply(&x)?;
+        let logits = self.lm_head.matmul(&h, ids.len())?;
+        tr.push(("ln_f".into(), Tensor::from_vec(h, (ids.len(), self.cfg.n_embd), &Device::Cpu)?));
+        tr.push(("logits".into(), Tensor::from_vec(logits, (ids.len(), self.cfg.n_vocab), &Device::Cpu)?));
+        Ok(tr)
+    }
+
+    fn check_ids(&self, ids: &[u32]) -> Result<()> {
+        match ids.iter().find(|&&i| i as usize >= self.cfg.n_vocab) {
+            Some(bad) => bail!("token id {bad} is outside the vocabulary of {}", self.cfg.n_vocab),
+            None => Ok(()),
+        }
     }
 
     /// Runs `ids` at the positions after those in `cache`, appending their keys and values.
@@ -535,21 +670,25 @@ impl Gpt2 {
         if cache.len + t > self.cfg.n_ctx {
             bail!("{} tokens exceed the context length of {}", cache.len + t, self.cfg.n_ctx);
         }
-        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= self.cfg.n_vocab) {
-            bail!("token id {bad} is outside the vocabulary of {}", self.cfg.n_vocab);
-        }
-        let ids = Tensor::from_slice(ids, (1, t), &Device::Cpu)?;
-        let (x, attention) = self.run(&ids, Some(cache), want_attention, None)?;
-        let x = x.squeeze(0)?; // (T, C)
-        let x = if all_logits { x } else { x.narrow(0, t - 1, 1)? };
-        let logits = self.lm_head.matmul_t(&self.ln_f.forward(&x)?)?; // (T_out, V)
-        let attention = attention.into_iter().map(|a| a.squeeze(0)).collect::<candle_core::Result<Vec<_>>>()?;
+        self.check_ids(ids)?;
+        let (x, attention) = self.infer(ids, cache, want_attention, None)?;
+        let x = if all_logits { &x[..] } else { &x[(t - 1) * self.cfg.n_embd..] };
+        let rows = x.len() / self.cfg.n_embd;
+        let logits = self.lm_head.matmul(&self.ln_f.apply(x)?, rows)?; // (T_out, V)
         Ok(Forward { logits, attention })
     }
 
-    /// Training forward: ids (B, T) from position 0, no cache; logits (B, T, V).
+    /// Training forward (candle, with autograd): ids (B, T) from position 0; logits (B, T, V).
     pub fn forward_train(&self, ids: &Tensor) -> Result<Tensor> {
-        let (x, _) = self.run(ids, None, false, None)?;
+        let t = ids.dim(1)?;
+        if t > self.cfg.n_ctx {
+            bail!("{t} tokens exceed the context length of {}", self.cfg.n_ctx);
+        }
+        let mut x = self.wte.rows(ids)?.broadcast_add(&self.wpe.narrow(0, 0, t)?)?; // (B, T, C)
+        for block in &self.blocks {
+            x = (&x + block.attn.forward(&block.ln_1.forward(&x)?)?)?;
+            x = (&x + block.mlp.forward(&block.ln_2.forward(&x)?)?)?; // (B, T, C)
+        }
         self.lm_head.matmul_t(&self.ln_f.forward(&x)?) // (B, T, V)
     }
 }

@@ -120,7 +120,8 @@ impl Model {
             bail!("the text is {} tokens, longer than the model's context of {} tokens", ids.len(), self.gpt.cfg.n_ctx);
         }
         let mut cache = Cache::new(&self.gpt.cfg);
-        let rows = self.gpt.forward(&input, &mut cache, true, false)?.logits.to_vec2::<f32>()?;
+        let logits = self.gpt.forward(&input, &mut cache, true, false)?.logits;
+        let rows: Vec<&[f32]> = logits.chunks_exact(self.gpt.cfg.n_vocab).collect();
         let shift = if bos.is_some() { 0 } else { 1 };
         let mut logprobs = vec![None; ids.len()];
         for (i, lp) in logprobs.iter_mut().enumerate().skip(shift) {
@@ -273,7 +274,7 @@ impl Generator {
         let mut cache = Cache::new(&model.gpt.cfg);
         let out = model.gpt.forward(&ids, &mut cache, false, opts.attention)?;
         let attention = if opts.attention { Some(Attention::from_layers(&out.attention, 0)?) } else { None };
-        let logits = out.logits.flatten_all()?.to_vec1::<f32>()?;
+        let logits = out.logits;
         let prompt = Prompt { pieces: model.tokenizer.pieces(&ids), tokens: ids.clone(), attention };
         let gen = Generator { cache, tokens: ids, logits, sampler, stream: Utf8Stream::default(), opts, finished: None };
         Ok((gen, prompt))
@@ -318,7 +319,7 @@ impl Generator {
                 self.finished = Some("context".into());
             } else {
                 let out = model.gpt.forward(&[token], &mut self.cache, false, self.opts.attention)?;
-                self.logits = out.logits.flatten_all()?.to_vec1::<f32>()?;
+                self.logits = out.logits;
                 if self.opts.attention {
                     attention = Some(Attention::from_layers(&out.attention, position)?);
                 }
@@ -331,7 +332,7 @@ impl Generator {
             token,
             text,
             piece: model.tokenizer.piece(token),
-            prob: dist.prob(self.logits[token as usize]),
+            prob: dist.prob(me),
             rank,
             entropy: dist.entropy,
             position,

@@ -115,7 +115,7 @@ fn logits_and_attention_match_a_naive_f64_forward() {
     let (ref_logits, ref_att) = Naive { w: &w, cfg: &w.cfg }.run(&ids);
     let mut cache = Cache::new(&model.gpt.cfg);
     let out = model.gpt.forward(&ids, &mut cache, true, true).unwrap();
-    let logits = out.logits.to_vec2::<f32>().unwrap();
+    let logits: Vec<&[f32]> = out.logits.chunks_exact(model.gpt.cfg.n_vocab).collect();
     for (t, (row, reference)) in logits.iter().zip(&ref_logits).enumerate() {
         let err = max_rel_err(row, reference);
         assert!(err < 1e-4, "position {t}: relative error {err}");
@@ -139,12 +139,13 @@ fn kv_cache_decoding_equals_full_recomputation() {
     let model = load(&weights(&tok, 3, 0.2), &tok, DType::F32);
     let ids = tok.encode("The transformer uses masked multi-head attention.").unwrap();
     let mut cache = Cache::new(&model.gpt.cfg);
-    let mut step_logits = vec![model.gpt.forward(&ids[..3], &mut cache, false, false).unwrap().logits.to_vec2::<f32>().unwrap().remove(0)];
+    let mut step_logits = vec![model.gpt.forward(&ids[..3], &mut cache, false, false).unwrap().logits];
     for &id in &ids[3..] {
-        step_logits.push(model.gpt.forward(&[id], &mut cache, false, false).unwrap().logits.to_vec2::<f32>().unwrap().remove(0));
+        step_logits.push(model.gpt.forward(&[id], &mut cache, false, false).unwrap().logits);
     }
     let mut fresh = Cache::new(&model.gpt.cfg);
-    let full = model.gpt.forward(&ids, &mut fresh, true, false).unwrap().logits.to_vec2::<f32>().unwrap();
+    let full = model.gpt.forward(&ids, &mut fresh, true, false).unwrap().logits;
+    let full: Vec<&[f32]> = full.chunks_exact(model.gpt.cfg.n_vocab).collect();
     for (k, row) in step_logits.iter().enumerate() {
         let reference: Vec<f64> = full[k + 2].iter().map(|&v| v as f64).collect();
         let err = max_rel_err(row, &reference);
@@ -164,7 +165,7 @@ fn quantized_files_stay_close_to_f32() {
     let prompt = "A language model predicts the next word";
     let reference = run(&f32m, prompt, greedy.clone(), 40);
     let ids = tok.encode(prompt).unwrap();
-    let last = |m: &Model| m.gpt.forward(&ids, &mut Cache::new(&m.gpt.cfg), false, false).unwrap().logits.to_vec2::<f32>().unwrap().remove(0);
+    let last = |m: &Model| m.gpt.forward(&ids, &mut Cache::new(&m.gpt.cfg), false, false).unwrap().logits;
     let a = last(&f32m);
     for (dtype, tol, same_tokens) in [(DType::F16, 1e-3, 40), (DType::Q8_0, 0.02, 40), (DType::Q4_0, 0.08, 40)] {
         let qm = load(&w, &tok, dtype);
@@ -203,6 +204,7 @@ fn steps_report_probabilities_and_attention_rows() {
     let opts = GenerateOptions { attention: true, top_n: 5, ..Default::default() };
     let (mut g, prompt) = Generator::new(&model, "To be, or not", opts).unwrap();
     let t = prompt.tokens.len();
+    let before = g.candidates(&model, model.gpt.cfg.n_vocab);
     let pa = prompt.attention.unwrap();
     assert_eq!((pa.layers, pa.heads, pa.rows, pa.cols), (2, 4, t, t));
     let s = g.step(&model, None).unwrap();
@@ -213,6 +215,10 @@ fn steps_report_probabilities_and_attention_rows() {
     assert_eq!(s.top.len(), 5);
     assert!(s.top.windows(2).all(|w| w[0].prob >= w[1].prob));
     assert!(s.prob > 0.0 && s.prob <= s.top[0].prob);
+    // the step reports the distribution it chose from, before the model moved on
+    let chosen = before.iter().find(|c| c.token == s.token).unwrap();
+    assert_eq!(s.prob, chosen.prob);
+    assert_eq!(s.top.iter().map(|c| (c.token, c.prob)).collect::<Vec<_>>(), before[..5].iter().map(|c| (c.token, c.prob)).collect::<Vec<_>>());
     let forced = g.step(&model, Some(s.top[2].token)).unwrap();
     assert_eq!(forced.token, s.top[2].token);
 }
@@ -251,7 +257,7 @@ fn scoring_gives_per_token_log_probabilities() {
     assert!((s.total - lp.iter().sum::<f64>()).abs() < 1e-9);
     let mut cache = Cache::new(&model.gpt.cfg);
     let bos = model.tokenizer.bos.unwrap();
-    let row = model.gpt.forward(&[bos, s.tokens[0]], &mut cache, false, false).unwrap().logits.to_vec2::<f32>().unwrap().remove(0);
+    let row = model.gpt.forward(&[bos, s.tokens[0]], &mut cache, false, false).unwrap().logits;
     let p = inside_gpt::sampler::softmax(&row)[s.tokens[1] as usize];
     assert!((p.ln() - lp[1]).abs() < 1e-4);
 }

@@ -6,7 +6,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use inside_gpt::gguf::{dequantize, quantize, DType};
-use inside_gpt::kernels::{row_dot, row_dot_scalar, QMatrix, QK};
+use inside_gpt::kernels::{dot, dot_scalar, matmul_f32, matmul_f32_scalar, row_dot, row_dot_scalar, QMatrix, QK};
 use inside_gpt::sampler::Rng;
 
 fn fresh_rng() -> (Rng, u64) {
@@ -39,6 +39,27 @@ fn the_simd_kernel_is_bit_identical_to_its_scalar_twin() {
     let xq = [-127i16; 4 * QK];
     assert_eq!(row_dot(&ws, &wq, &ws, &xq), 128.0 * 127.0 * 128.0);
     assert_eq!(row_dot(&ws, &wq, &ws, &xq), row_dot_scalar(&ws, &wq, &ws, &xq));
+}
+
+#[test]
+fn the_f32_simd_kernels_are_bit_identical_to_their_scalar_twins() {
+    let (mut rng, seed) = fresh_rng();
+    // lengths with and without a tail of fewer than 8 elements
+    for n in [1, 7, 8, 13, 64, 100, 768, 3075] {
+        let (a, b) = (random(n, &mut rng), random(n, &mut rng));
+        let (p, s) = (dot(&a, &b), dot_scalar(&a, &b));
+        assert_eq!(p.to_bits(), s.to_bits(), "seed {seed} n {n}: {p} vs {s}");
+        let exact: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+        let scale: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 * *y as f64).abs()).sum();
+        assert!((p as f64 - exact).abs() <= 1e-5 * scale, "seed {seed} n {n}: {p} vs {exact}");
+    }
+    for (m, k, n) in [(1, 64, 10), (3, 192, 33), (5, 100, 7)] {
+        let (w, x) = (random(n * k, &mut rng), random(m * k, &mut rng));
+        let (a, b) = (matmul_f32(&w, n, k, &x, m), matmul_f32_scalar(&w, n, k, &x, m));
+        assert!(a.iter().zip(&b).all(|(p, s)| p.to_bits() == s.to_bits()), "seed {seed} {m}x{k}x{n}");
+        let exact: f64 = (0..k).map(|j| x[(m - 1) * k + j] as f64 * w[(n - 1) * k + j] as f64).sum();
+        assert!((a[m * n - 1] as f64 - exact).abs() < 1e-3, "seed {seed} {m}x{k}x{n}: last output {} vs {exact}", a[m * n - 1]);
+    }
 }
 
 #[test]

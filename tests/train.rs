@@ -79,3 +79,26 @@ fn trained_weights_export_and_run_in_the_engine() {
     assert_eq!(n, n2);
     assert!((nats / n as f64 - nats2 / n2 as f64).abs() < 1e-4, "training graph and engine disagree: {nats} vs {nats2}");
 }
+
+/// Training runs the candle graph (autograd); inference runs our kernels over plain slices. Both
+/// read the same trained tensors and must give the same logits.
+#[test]
+fn the_training_graph_and_the_inference_path_agree() {
+    let (_, ids, cfg, tc) = setup();
+    let mut trainer = Trainer::new(&cfg, &tc).unwrap();
+    run(&mut trainer, &ids, 5); // weights moved away from their initialisation
+    let model = trainer.model().unwrap();
+    let t = 20;
+    let input = candle_core::Tensor::from_slice(&ids[..t], (1, t), &candle_core::Device::Cpu).unwrap();
+    let trained = model.forward_train(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut cache = inside_gpt::model::Cache::new(&cfg);
+    let inferred = model.forward(&ids[..t], &mut cache, true, false).unwrap().logits;
+    assert_eq!(trained.len(), inferred.len());
+    let scale = trained.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let err = trained.iter().zip(&inferred).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(err <= 1e-5 * scale.max(1.0), "largest difference {err} (logits up to {scale})");
+    // and the inference path sees later updates (it borrows the trained tensors, no copy)
+    run(&mut trainer, &ids, 10);
+    let after = model.forward(&ids[..t], &mut inside_gpt::model::Cache::new(&cfg), true, false).unwrap().logits;
+    assert!(after.iter().zip(&inferred).any(|(a, b)| a != b));
+}
