@@ -117,13 +117,22 @@ pub fn quantize_activations(x: &[f32], m: usize, cols: usize) -> QActivations {
     let mut scales = Vec::with_capacity(m * cols / QK);
     let mut quants = Vec::with_capacity(m * cols);
     for block in x[..m * cols].chunks_exact(QK) {
-        let amax = block.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let amax = block.iter().fold(0f32, |a, v| if v.abs() > a { v.abs() } else { a });
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         scales.push(f16::from_f32(d).to_f32());
-        quants.extend(block.iter().map(|v| (v * id).round() as i8 as i16));
+        quants.extend(block.iter().map(|v| round_half_away(v * id) as i16));
     }
     QActivations { scales, quants }
+}
+
+/// `f32::round` (half away from zero) for |x| < 2^31 from a truncating conversion: in wasm
+/// `round` is a software call.
+#[inline]
+fn round_half_away(x: f32) -> i32 {
+    let t = x as i32;
+    let f = x - t as f32;
+    t + (f >= 0.5) as i32 - (f <= -0.5) as i32
 }
 
 /// One row's dot product over all blocks: weights (scales, quants) by activations (scales, quants).
@@ -333,4 +342,63 @@ fn matmul_f32_with(w: &[f32], rows: usize, cols: usize, x: &[f32], m: usize, dot
         }
     }
     y
+}
+
+/// e^x in f32 from basic operations only (no libm, no fused multiply-add), so it is fast in wasm,
+/// where `f32::exp` and `tanh` are software routines, and gives the same bits in every build.
+/// Cody-Waite reduction x = n ln 2 + r, |r| <= ln 2 / 2, then Cephes' degree-6 polynomial for e^r
+/// (within 2 ulp of the exact value); 2^n is built in the exponent bits. Below -87.3 (the smallest
+/// normal f32) it returns 0, above 88 infinity.
+#[inline]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4; // ln 2 in few bits: n * LN2_HI is exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    if x.is_nan() {
+        return x;
+    }
+    let xc = if x < -87.3 { -87.3 } else if x > 88.0 { 88.0 } else { x };
+    // n = floor(x log2 e + 1/2), by truncation corrected for negative values
+    let t = xc * LOG2E + 0.5;
+    let mut n = t as i32;
+    if (n as f32) > t {
+        n -= 1;
+    }
+    let nf = n as f32;
+    let r = (xc - nf * LN2_HI) - nf * LN2_LO;
+    let mut p = 1.987_569_2e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e = (p * r * r + r) + 1.0;
+    let y = e * f32::from_bits(((n + 127) as u32) << 23);
+    if x < -87.3 {
+        0.0
+    } else if x > 88.0 {
+        f32::INFINITY
+    } else {
+        y
+    }
+}
+
+/// The largest value of a slice (negative infinity when empty), by plain comparisons: in wasm
+/// `f32::max` is a call (its NaN rule differs from the instruction's).
+#[inline]
+pub fn max(x: &[f32]) -> f32 {
+    x.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+}
+
+/// Softmax in place: e^(x - max) / sum.
+#[inline]
+pub fn softmax(x: &mut [f32]) {
+    let m = max(x);
+    let mut sum = 0f32;
+    for v in x.iter_mut() {
+        *v = exp(*v - m);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    x.iter_mut().for_each(|v| *v *= inv);
 }

@@ -357,19 +357,12 @@ impl CausalSelfAttention {
             for i in 0..t {
                 let n = pos0 + i + 1; // causal: positions 0..=pos0+i
                 let q = &qkv[i * 3 * c + h * hs..][..hs];
-                let mut max = f32::NEG_INFINITY;
                 for (j, pj) in p[..n].iter_mut().enumerate() {
                     *pj = kernels::dot(q, &kv.k[j * c + h * hs..][..hs]) * scale;
-                    max = max.max(*pj);
                 }
-                let mut sum = 0f32;
-                for pj in &mut p[..n] {
-                    *pj = (*pj - max).exp();
-                    sum += *pj;
-                }
+                kernels::softmax(&mut p[..n]);
                 let yi = &mut y[i * c + h * hs..][..hs];
-                for (j, pj) in p[..n].iter_mut().enumerate() {
-                    *pj /= sum;
+                for (j, pj) in p[..n].iter().enumerate() {
                     kernels::axpy(yi, *pj, &kv.v[j * c + h * hs..][..hs]);
                 }
                 if let Some(a) = att.as_mut() {
@@ -411,9 +404,11 @@ struct GeluTanhGrad;
 
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
+/// Written as x / (1 + e^(-2u)), which equals x/2 (1 + tanh u), with our `exp`: libm's tanh is
+/// a slow software routine in wasm.
 #[inline]
 fn gelu_tanh(x: f32) -> f32 {
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+    x / (1.0 + kernels::exp(-2.0 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
 }
 
 fn contiguous_f32<'a>(s: &'a candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<&'a [f32]> {

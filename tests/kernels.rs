@@ -107,3 +107,27 @@ fn bad_matrices_are_refused() {
     assert!(QMatrix::new(DType::Q8_0, 2, 30, &[0u8; 68]).is_err());
     assert!(QMatrix::new(DType::F32, 1, 32, &[0u8; 128]).is_err());
 }
+
+#[test]
+fn exp_is_within_two_ulp_and_handles_the_edges() {
+    use inside_gpt::kernels::{exp, softmax};
+    let (mut rng, seed) = fresh_rng();
+    let mut worst = 0f64;
+    for i in 0..20000 {
+        // the whole normal range, and densely the softmax and GELU range
+        let x = if i % 2 == 0 { (rng.next_f64() * 175.0 - 87.0) as f32 } else { (rng.next_f64() * 40.0 - 30.0) as f32 };
+        let (got, want) = (exp(x) as f64, (x as f64).exp());
+        let ulp = (want as f32).abs() as f64 * f32::EPSILON as f64;
+        worst = worst.max((got - want).abs() / ulp);
+    }
+    assert!(worst <= 2.0, "seed {seed}: {worst} ulp");
+    assert_eq!(exp(0.0), 1.0);
+    assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+    assert_eq!(exp(-100.0), 0.0);
+    assert_eq!(exp(f32::INFINITY), f32::INFINITY);
+    assert!(exp(f32::NAN).is_nan());
+    let mut p = vec![3.0, f32::NEG_INFINITY, -1.0, 3.0];
+    softmax(&mut p);
+    assert_eq!(p[1], 0.0);
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6 && p[0] == p[3] && p[0] > p[2]);
+}
