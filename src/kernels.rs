@@ -354,16 +354,13 @@ pub fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4; // ln 2 in few bits: n * LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
-    if x.is_nan() {
-        return x;
-    }
+    // branch-free (selects only), so that loops over it vectorize
     let xc = if x < -87.3 { -87.3 } else if x > 88.0 { 88.0 } else { x };
+    let xc = if xc == xc { xc } else { 0.0 }; // NaN: any finite value, replaced below
     // n = floor(x log2 e + 1/2), by truncation corrected for negative values
     let t = xc * LOG2E + 0.5;
-    let mut n = t as i32;
-    if (n as f32) > t {
-        n -= 1;
-    }
+    let n = t as i32;
+    let n = n - ((n as f32) > t) as i32;
     let nf = n as f32;
     let r = (xc - nf * LN2_HI) - nf * LN2_LO;
     let mut p = 1.987_569_2e-4f32;
@@ -378,8 +375,10 @@ pub fn exp(x: f32) -> f32 {
         0.0
     } else if x > 88.0 {
         f32::INFINITY
-    } else {
+    } else if x == x {
         y
+    } else {
+        x
     }
 }
 
@@ -394,11 +393,60 @@ pub fn max(x: &[f32]) -> f32 {
 #[inline]
 pub fn softmax(x: &mut [f32]) {
     let m = max(x);
-    let mut sum = 0f32;
-    for v in x.iter_mut() {
-        *v = exp(*v - m);
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
+    x.iter_mut().for_each(|v| *v = exp(*v - m)); // no running sum here: this loop vectorizes
+    let inv = 1.0 / x.iter().sum::<f32>();
     x.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// y[e] = sum over j of p[j] v[j * stride + e], for e < y.len(), the sum taken in j order from
+/// zero: attention's weighted sum of value rows (one head's slice of each cached position).
+#[inline]
+pub fn weighted_sum(y: &mut [f32], p: &[f32], v: &[f32], stride: usize) {
+    assert!(p.is_empty() || v.len() >= (p.len() - 1) * stride + y.len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        weighted_sum_simd128(y, p, v, stride)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        weighted_sum_scalar(y, p, v, stride)
+    }
+}
+
+/// Scalar twin of `weighted_sum` (natively the compiler vectorizes its inner loop).
+#[inline]
+pub fn weighted_sum_scalar(y: &mut [f32], p: &[f32], v: &[f32], stride: usize) {
+    y.fill(0.0);
+    for (j, &pj) in p.iter().enumerate() {
+        axpy(y, pj, &v[j * stride..j * stride + y.len()]);
+    }
+}
+
+/// simd128: 16 outputs at a time held in four registers across all positions, so y is loaded and
+/// stored once instead of once per position; each lane does the twin's operations in its order.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn weighted_sum_simd128(y: &mut [f32], p: &[f32], v: &[f32], stride: usize) {
+    use core::arch::wasm32::*;
+    let n = y.len();
+    let body = n - n % 16;
+    unsafe {
+        let vp = v.as_ptr();
+        for e in (0..body).step_by(16) {
+            let mut acc = [f32x4_splat(0.0); 4];
+            for (j, &pj) in p.iter().enumerate() {
+                let w = f32x4_splat(pj);
+                let row = vp.add(j * stride + e);
+                for (l, a) in acc.iter_mut().enumerate() {
+                    *a = f32x4_add(*a, f32x4_mul(w, v128_load(row.add(4 * l) as *const v128)));
+                }
+            }
+            for (l, a) in acc.iter().enumerate() {
+                v128_store(y.as_mut_ptr().add(e + 4 * l) as *mut v128, *a);
+            }
+        }
+    }
+    if body < n {
+        weighted_sum_scalar(&mut y[body..], p, &v[body..], stride);
+    }
 }

@@ -361,10 +361,7 @@ impl CausalSelfAttention {
                     *pj = kernels::dot(q, &kv.k[j * c + h * hs..][..hs]) * scale;
                 }
                 kernels::softmax(&mut p[..n]);
-                let yi = &mut y[i * c + h * hs..][..hs];
-                for (j, pj) in p[..n].iter().enumerate() {
-                    kernels::axpy(yi, *pj, &kv.v[j * c + h * hs..][..hs]);
-                }
+                kernels::weighted_sum(&mut y[i * c + h * hs..][..hs], &p[..n], &kv.v[h * hs..], c);
                 if let Some(a) = att.as_mut() {
                     a[(h * t + i) * tk..][..n].copy_from_slice(&p[..n]);
                 }

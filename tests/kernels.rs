@@ -6,7 +6,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use inside_gpt::gguf::{dequantize, quantize, DType};
-use inside_gpt::kernels::{dot, dot_scalar, matmul_f32, matmul_f32_scalar, row_dot, row_dot_scalar, QMatrix, QK};
+use inside_gpt::kernels::{dot, dot_scalar, matmul_f32, matmul_f32_scalar, row_dot, weighted_sum, weighted_sum_scalar, row_dot_scalar, QMatrix, QK};
 use inside_gpt::sampler::Rng;
 
 fn fresh_rng() -> (Rng, u64) {
@@ -59,6 +59,17 @@ fn the_f32_simd_kernels_are_bit_identical_to_their_scalar_twins() {
         assert!(a.iter().zip(&b).all(|(p, s)| p.to_bits() == s.to_bits()), "seed {seed} {m}x{k}x{n}");
         let exact: f64 = (0..k).map(|j| x[(m - 1) * k + j] as f64 * w[(n - 1) * k + j] as f64).sum();
         assert!((a[m * n - 1] as f64 - exact).abs() < 1e-3, "seed {seed} {m}x{k}x{n}: last output {} vs {exact}", a[m * n - 1]);
+    }
+    // attention's weighted sum of value rows: widths with and without a tail of fewer than 16
+    for (width, stride, positions) in [(64, 768, 37), (32, 192, 1), (24, 100, 9), (5, 5, 3)] {
+        let p = random(positions, &mut rng);
+        let v = random(positions * stride, &mut rng);
+        let (mut a, mut b) = (random(width, &mut rng), random(width, &mut rng)); // overwritten
+        weighted_sum(&mut a, &p, &v, stride);
+        weighted_sum_scalar(&mut b, &p, &v, stride);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "seed {seed} width {width}");
+        let exact: f64 = (0..positions).map(|j| p[j] as f64 * v[j * stride + width - 1] as f64).sum();
+        assert!((a[width - 1] as f64 - exact).abs() < 1e-4 * positions as f64, "seed {seed} width {width}");
     }
 }
 
