@@ -450,3 +450,63 @@ pub fn weighted_sum_simd128(y: &mut [f32], p: &[f32], v: &[f32], stride: usize) 
         weighted_sum_scalar(&mut y[body..], p, &v[body..], stride);
     }
 }
+
+/// p[j] = dot(q, k[j * stride ..][.. q.len()]) for every j < p.len(): attention's scores of one
+/// query against one head's slice of each cached key. Each score is exactly `dot`'s.
+#[inline]
+pub fn dots(p: &mut [f32], q: &[f32], k: &[f32], stride: usize) {
+    assert!(p.is_empty() || k.len() >= (p.len() - 1) * stride + q.len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        dots_simd128(p, q, k, stride)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        dots_scalar(p, q, k, stride)
+    }
+}
+
+/// Scalar twin of `dots`.
+#[inline]
+pub fn dots_scalar(p: &mut [f32], q: &[f32], k: &[f32], stride: usize) {
+    for (j, pj) in p.iter_mut().enumerate() {
+        *pj = dot(q, &k[j * stride..j * stride + q.len()]);
+    }
+}
+
+/// simd128: four keys at a time, so each load of the query serves four rows.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn dots_simd128(p: &mut [f32], q: &[f32], k: &[f32], stride: usize) {
+    use core::arch::wasm32::*;
+    let n = q.len();
+    let body = n - n % 8;
+    let rows = p.len();
+    let mut j = 0;
+    unsafe {
+        let (qp, kp) = (q.as_ptr(), k.as_ptr());
+        while j + 4 <= rows {
+            let (mut lo, mut hi) = ([f32x4_splat(0.0); 4], [f32x4_splat(0.0); 4]);
+            for i in (0..body).step_by(8) {
+                let (q0, q1) = (v128_load(qp.add(i) as *const v128), v128_load(qp.add(i + 4) as *const v128));
+                for r in 0..4 {
+                    let kr = kp.add((j + r) * stride + i);
+                    lo[r] = f32x4_add(lo[r], f32x4_mul(q0, v128_load(kr as *const v128)));
+                    hi[r] = f32x4_add(hi[r], f32x4_mul(q1, v128_load(kr.add(4) as *const v128)));
+                }
+            }
+            for r in 0..4 {
+                let s = f32x4_add(lo[r], hi[r]);
+                let mut sum = (f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<1>(s)) + (f32x4_extract_lane::<2>(s) + f32x4_extract_lane::<3>(s));
+                for i in body..n {
+                    sum += q[i] * k[(j + r) * stride + i];
+                }
+                p[j + r] = sum;
+            }
+            j += 4;
+        }
+    }
+    for jj in j..rows {
+        p[jj] = dot_simd128(q, &k[jj * stride..jj * stride + n]);
+    }
+}

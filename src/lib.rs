@@ -48,6 +48,20 @@ impl From<candle_core::Error> for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Milliseconds from an arbitrary origin, for profiles: `performance.now()` in a browser (page or
+/// worker), a monotonic clock natively.
+pub fn now_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web::performance_now()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        ORIGIN.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
+    }
+}
+
 /// `bail!("...")` returns an `Error` built with `format!`.
 #[macro_export]
 macro_rules! bail {

@@ -2,7 +2,7 @@
 //! prompt and seed give the same token ids here and in the worker.
 //!
 //!   inside-gpt generate --model F.gguf --prompt TEXT [--max-tokens N] [--temperature T]
-//!                       [--top-k K] [--top-p P] [--seed S] [--json]
+//!                       [--top-k K] [--top-p P] [--seed S] [--json] [--profile]
 //!   inside-gpt score    --model F.gguf --text TEXT [--json]
 //!   inside-gpt info     --model F.gguf
 //!   inside-gpt train    --corpus DIR --out DIR [--vocab 2048] [--layers 4] [--width 192] [--heads 6]
@@ -31,7 +31,7 @@ impl Args {
         let mut i = 0;
         while i < args.len() {
             let Some(key) = args[i].strip_prefix("--") else { bail!("unexpected argument {:?}\n{USAGE}", args[i]) };
-            if key == "json" {
+            if key == "json" || key == "profile" {
                 map.insert(key.to_string(), "true".to_string());
                 i += 1;
             } else {
@@ -73,6 +73,7 @@ fn generate(args: &Args) -> Result<()> {
     opts.sampler.top_k = args.num("top-k", opts.sampler.top_k)?;
     opts.sampler.top_p = args.num("top-p", opts.sampler.top_p)?;
     opts.sampler.seed = args.num("seed", opts.sampler.seed)?;
+    opts.profile = args.flag("profile");
     let max_tokens: usize = args.num("max-tokens", 100)?;
     let as_json = args.flag("json");
     let prompt_text = args.str("prompt")?;
@@ -99,11 +100,20 @@ fn generate(args: &Args) -> Result<()> {
     if as_json {
         let out = serde_json::json!({
             "promptTokens": prompt.tokens, "tokens": tokens, "text": text, "stop": stop,
-            "prefillSeconds": prefill_s, "decodeTokensPerSecond": tok_s,
+            "prefillSeconds": prefill_s, "decodeTokensPerSecond": tok_s, "profile": gen.profile(),
         });
         println!("{out}");
     } else {
         eprintln!("\n[{} tokens, {tok_s:.1} tokens/s, stop: {}]", tokens.len(), stop.as_deref().unwrap_or("max tokens"));
+        if let Some(p) = gen.profile() {
+            let total = (prefill_s + decode_s) * 1e3;
+            let parts = [("matrix products", p.matmul_ms), ("  of which LM head", p.lm_head_ms), ("attention", p.attention_ms), ("norms, GELU, residuals", p.other_ms), ("distribution and sampling", p.sampling_ms)];
+            for (name, ms) in parts {
+                eprintln!("{name:>28}: {ms:9.1} ms {:5.1}%", 100.0 * ms / total);
+            }
+            let rest = total - p.matmul_ms - p.attention_ms - p.other_ms - p.sampling_ms;
+            eprintln!("{:>28}: {rest:9.1} ms {:5.1}%  (prompt and {} steps)", "rest (tokenizer, loop)", 100.0 * rest / total, tokens.len());
+        }
     }
     Ok(())
 }

@@ -335,15 +335,17 @@ impl CausalSelfAttention {
 
     /// Inference: x (T, C) at positions pos0.. after the `kv` cache's; appends their keys and
     /// values; returns y (T, C) and, if `att` is given, fills it with the weights (nh, T, pos0 + T).
-    fn apply(&self, x: &[f32], kv: &mut LayerCache, att: Option<&mut Vec<f32>>) -> Result<Vec<f32>> {
+    fn apply(&self, x: &[f32], kv: &mut LayerCache, att: Option<&mut Vec<f32>>, clock: &mut Clock) -> Result<Vec<f32>> {
         let c = self.c_proj.b.dim(0)?;
         let (t, nh, hs) = (x.len() / c, self.n_head, c / self.n_head);
         let qkv = self.c_attn.apply(x, t)?; // (T, 3C): q | k | v
+        clock.lap(Stage::Matmul);
         let pos0 = kv.k.len() / c;
         for row in qkv.chunks_exact(3 * c) {
             kv.k.extend_from_slice(&row[c..2 * c]); // (Tk, C), position-major
             kv.v.extend_from_slice(&row[2 * c..]);
         }
+        clock.lap(Stage::Other);
         let tk = pos0 + t;
         let scale = 1.0 / (hs as f32).sqrt();
         let mut y = vec![0f32; t * c];
@@ -357,9 +359,8 @@ impl CausalSelfAttention {
             for i in 0..t {
                 let n = pos0 + i + 1; // causal: positions 0..=pos0+i
                 let q = &qkv[i * 3 * c + h * hs..][..hs];
-                for (j, pj) in p[..n].iter_mut().enumerate() {
-                    *pj = kernels::dot(q, &kv.k[j * c + h * hs..][..hs]) * scale;
-                }
+                kernels::dots(&mut p[..n], q, &kv.k[h * hs..], c);
+                p[..n].iter_mut().for_each(|s| *s *= scale);
                 kernels::softmax(&mut p[..n]);
                 kernels::weighted_sum(&mut y[i * c + h * hs..][..hs], &p[..n], &kv.v[h * hs..], c);
                 if let Some(a) = att.as_mut() {
@@ -367,7 +368,10 @@ impl CausalSelfAttention {
                 }
             }
         }
-        self.c_proj.apply(&y, t)
+        clock.lap(Stage::Attention);
+        let out = self.c_proj.apply(&y, t)?;
+        clock.lap(Stage::Matmul);
+        Ok(out)
     }
 }
 
@@ -378,10 +382,14 @@ struct Mlp {
 
 impl Mlp {
     /// (T, C) -> (T, C)
-    fn apply(&self, x: &[f32], t: usize) -> Result<Vec<f32>> {
+    fn apply(&self, x: &[f32], t: usize, clock: &mut Clock) -> Result<Vec<f32>> {
         let mut h = self.c_fc.apply(x, t)?; // (T, 4C)
+        clock.lap(Stage::Matmul);
         h.iter_mut().for_each(|v| *v = gelu_tanh(*v));
-        self.c_proj.apply(&h, t)
+        clock.lap(Stage::Other);
+        let out = self.c_proj.apply(&h, t)?;
+        clock.lap(Stage::Matmul);
+        Ok(out)
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -498,6 +506,73 @@ impl TokenEmbedding {
 pub struct Cache {
     layers: Vec<LayerCache>,
     len: usize,
+    /// where the time of every forward call through this cache went, when asked
+    pub profile: Option<Profile>,
+}
+
+/// Milliseconds spent per stage, summed over the forward calls (and sampling steps) profiled.
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// quantized and dense matrix products (our kernels, activation quantization included),
+    /// the LM head among them
+    pub matmul_ms: f64,
+    /// the LM head's share of `matmul_ms`
+    pub lm_head_ms: f64,
+    /// scores over the cached keys, softmax, weighted sum of cached values
+    pub attention_ms: f64,
+    /// embeddings, LayerNorms, GELU, residual adds, copies into the cache
+    pub other_ms: f64,
+    /// the reported distribution, rank, candidates and the sampler (`Generator::step`)
+    pub sampling_ms: f64,
+    /// forward calls profiled (tokens generated, plus one for the prompt)
+    pub calls: usize,
+}
+
+enum Stage {
+    Matmul,
+    LmHead,
+    Attention,
+    Other,
+}
+
+/// Laps of a profile: each `lap` charges the time since the previous one to a stage. Does
+/// nothing (and reads no clock) when the cache has no profile.
+struct Clock {
+    last: Option<f64>,
+    p: Profile,
+}
+
+impl Clock {
+    fn new(on: bool) -> Self {
+        Clock { last: on.then(crate::now_ms), p: Profile::default() }
+    }
+    #[inline]
+    fn lap(&mut self, stage: Stage) {
+        if let Some(last) = self.last {
+            let now = crate::now_ms();
+            let dt = now - last;
+            match stage {
+                Stage::Matmul => self.p.matmul_ms += dt,
+                Stage::LmHead => {
+                    self.p.matmul_ms += dt;
+                    self.p.lm_head_ms += dt;
+                }
+                Stage::Attention => self.p.attention_ms += dt,
+                Stage::Other => self.p.other_ms += dt,
+            }
+            self.last = Some(now);
+        }
+    }
+    fn add_to(self, cache: &mut Cache) {
+        if let (Some(p), Some(_)) = (cache.profile.as_mut(), self.last) {
+            p.matmul_ms += self.p.matmul_ms;
+            p.lm_head_ms += self.p.lm_head_ms;
+            p.attention_ms += self.p.attention_ms;
+            p.other_ms += self.p.other_ms;
+            p.calls += 1;
+        }
+    }
 }
 
 #[derive(Default, Clone)]
@@ -508,7 +583,7 @@ struct LayerCache {
 
 impl Cache {
     pub fn new(cfg: &Config) -> Self {
-        Cache { layers: vec![LayerCache::default(); cfg.n_layer], len: 0 }
+        Cache { layers: vec![LayerCache::default(); cfg.n_layer], len: 0, profile: None }
     }
     /// Positions already in the cache.
     pub fn len(&self) -> usize {
@@ -587,7 +662,7 @@ impl Gpt2 {
     /// cache's, whose keys and values are appended. Returns the final hidden states (T, C) before
     /// `ln_f` and, if asked, the attention weights per layer (nh, T, Tk). With `trace`, every
     /// stage's output is recorded by name, for a reader to look at.
-    fn infer(&self, ids: &[u32], cache: &mut Cache, want_attention: bool, mut trace: Option<&mut Vec<(String, Tensor)>>) -> Result<(Vec<f32>, Vec<Tensor>)> {
+    fn infer(&self, ids: &[u32], cache: &mut Cache, want_attention: bool, mut trace: Option<&mut Vec<(String, Tensor)>>, clock: &mut Clock) -> Result<(Vec<f32>, Vec<Tensor>)> {
         let (t, c, nh) = (ids.len(), self.cfg.n_embd, self.cfg.n_head);
         let pos0 = cache.len;
         let tk = pos0 + t;
@@ -610,10 +685,12 @@ impl Gpt2 {
         let mut att = Vec::new();
         for (i, block) in self.blocks.iter().enumerate() {
             let h = block.ln_1.apply(&x)?;
-            let a = block.attn.apply(&h, &mut cache.layers[i], keep.then_some(&mut att))?;
+            clock.lap(Stage::Other);
+            let a = block.attn.apply(&h, &mut cache.layers[i], keep.then_some(&mut att), clock)?;
             x.iter_mut().zip(&a).for_each(|(x, a)| *x += a);
             let h2 = block.ln_2.apply(&x)?;
-            let m = block.mlp.apply(&h2, t)?;
+            clock.lap(Stage::Other);
+            let m = block.mlp.apply(&h2, t, clock)?;
             record(format!("blk.{i}.ln_1"), &h, &[t, c])?;
             record(format!("blk.{i}.attention"), &att, &[nh, t, tk])?;
             record(format!("blk.{i}.attn_out"), &a, &[t, c])?;
@@ -625,6 +702,7 @@ impl Gpt2 {
             if want_attention {
                 attention.push(Tensor::from_slice(&att, (nh, t, tk), &Device::Cpu)?);
             }
+            clock.lap(Stage::Other);
         }
         cache.len += t;
         Ok((x, attention))
@@ -638,7 +716,7 @@ impl Gpt2 {
         }
         self.check_ids(ids)?;
         let mut tr = Vec::new();
-        let (x, _) = self.infer(ids, &mut Cache::new(&self.cfg), false, Some(&mut tr))?;
+        let (x, _) = self.infer(ids, &mut Cache::new(&self.cfg), false, Some(&mut tr), &mut Clock::new(false))?;
         let h = self.ln_f.apply(&x)?;
         let logits = self.lm_head.matmul(&h, ids.len())?;
         tr.push(("ln_f".into(), Tensor::from_vec(h, (ids.len(), self.cfg.n_embd), &Device::Cpu)?));
@@ -663,10 +741,15 @@ impl Gpt2 {
             bail!("{} tokens exceed the context length of {}", cache.len + t, self.cfg.n_ctx);
         }
         self.check_ids(ids)?;
-        let (x, attention) = self.infer(ids, cache, want_attention, None)?;
+        let mut clock = Clock::new(cache.profile.is_some());
+        let (x, attention) = self.infer(ids, cache, want_attention, None, &mut clock)?;
         let x = if all_logits { &x[..] } else { &x[(t - 1) * self.cfg.n_embd..] };
         let rows = x.len() / self.cfg.n_embd;
-        let logits = self.lm_head.matmul(&self.ln_f.apply(x)?, rows)?; // (T_out, V)
+        let h = self.ln_f.apply(x)?;
+        clock.lap(Stage::Other);
+        let logits = self.lm_head.matmul(&h, rows)?; // (T_out, V)
+        clock.lap(Stage::LmHead);
+        clock.add_to(cache);
         Ok(Forward { logits, attention })
     }
 

@@ -5,7 +5,7 @@
 //! model's own (softmax at temperature 1), whatever the sampler's settings.
 
 use crate::gguf::Gguf;
-use crate::model::{Cache, Config, Gpt2, Kernels, ParamCounts};
+use crate::model::{Cache, Config, Gpt2, Kernels, ParamCounts, Profile};
 use crate::sampler::{ranked_top, Distribution, Sampler, SamplerConfig};
 use crate::tokenizer::{Tokenizer, Utf8Stream};
 use crate::{bail, Result};
@@ -149,11 +149,13 @@ pub struct GenerateOptions {
     pub top_n: usize,
     /// report attention weights (prompt: full T x T; steps: the new row)
     pub attention: bool,
+    /// time every stage of every token (`Generator::profile`)
+    pub profile: bool,
 }
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { sampler: SamplerConfig::default(), top_n: 10, attention: false }
+        GenerateOptions { sampler: SamplerConfig::default(), top_n: 10, attention: false, profile: false }
     }
 }
 
@@ -272,6 +274,7 @@ impl Generator {
 
     fn from_tokens(model: &Model, ids: Vec<u32>, opts: GenerateOptions, sampler: Sampler) -> Result<(Generator, Prompt)> {
         let mut cache = Cache::new(&model.gpt.cfg);
+        cache.profile = opts.profile.then(Profile::default);
         let out = model.gpt.forward(&ids, &mut cache, false, opts.attention)?;
         let attention = if opts.attention { Some(Attention::from_layers(&out.attention, 0)?) } else { None };
         let logits = out.logits;
@@ -288,6 +291,11 @@ impl Generator {
         self.finished.as_deref()
     }
 
+    /// Where the time went so far, by stage (prompt and steps), if the options asked for it.
+    pub fn profile(&self) -> Option<Profile> {
+        self.cache.profile
+    }
+
     /// The next-token distribution now, without choosing: for a reader who picks by hand.
     pub fn candidates(&self, model: &Model, n: usize) -> Vec<Candidate> {
         model.candidates(&self.logits, &Distribution::new(&self.logits), n)
@@ -298,6 +306,7 @@ impl Generator {
         if let Some(reason) = &self.finished {
             bail!("generation has ended ({reason}); start again with a new prompt");
         }
+        let t0 = self.cache.profile.map(|_| crate::now_ms());
         let token = match forced {
             Some(t) if t as usize >= self.logits.len() => bail!("token id {t} is outside the vocabulary"),
             Some(t) => t,
@@ -307,6 +316,9 @@ impl Generator {
         let me = self.logits[token as usize];
         let rank = self.logits.iter().enumerate().filter(|(i, l)| **l > me || (**l == me && (*i as u32) < token)).count();
         let top = model.candidates(&self.logits, &dist, self.opts.top_n);
+        if let (Some(t0), Some(p)) = (t0, self.cache.profile.as_mut()) {
+            p.sampling_ms += crate::now_ms() - t0;
+        }
         let position = self.tokens.len();
         self.tokens.push(token);
         let mut attention = None;

@@ -35,6 +35,13 @@ fn with_attention<T: Serialize>(v: &T, attention: Option<Attention>) -> Result<J
 }
 
 /// Checks the first bytes of a download (magic and version) before the rest arrives.
+#[wasm_bindgen]
+extern "C" {
+    /// The global `performance.now()` (a page's or a worker's).
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    pub(crate) fn performance_now() -> f64;
+}
+
 #[wasm_bindgen(js_name = checkGgufPrefix)]
 pub fn check_gguf_prefix(bytes: &[u8]) -> Result<(), JsError> {
     crate::gguf::check_prefix(bytes).map_err(err)
@@ -74,7 +81,7 @@ impl Engine {
         to_js(&serde_json::json!({ "tokens": ids, "pieces": pieces }))
     }
 
-    /// Runs the prompt in `slot`; `options` is `{temperature, topK, topP, seed, topN, attention}`
+    /// Runs the prompt in `slot`; `options` is `{temperature, topK, topP, seed, topN, attention, profile}`
     /// (any subset). A failed start leaves the slot empty.
     pub fn start(&mut self, slot: u32, prompt: &str, options: JsValue) -> Result<JsValue, JsError> {
         self.gens.remove(&slot);
@@ -101,6 +108,13 @@ impl Engine {
     pub fn candidates(&self, slot: u32, n: usize) -> Result<JsValue, JsError> {
         let gen = self.gens.get(&slot).ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
         to_js(&gen.candidates(&self.model, n))
+    }
+
+    /// Milliseconds by stage so far in `slot` (`{matmulMs, lmHeadMs, attentionMs, otherMs,
+    /// samplingMs, calls}`), or null when it was started without `profile: true`.
+    pub fn profile(&self, slot: u32) -> Result<JsValue, JsError> {
+        let gen = self.gens.get(&slot).ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
+        to_js(&gen.profile())
     }
 
     /// Forgets the generation in `slot`.

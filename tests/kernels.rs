@@ -6,7 +6,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use inside_gpt::gguf::{dequantize, quantize, DType};
-use inside_gpt::kernels::{dot, dot_scalar, matmul_f32, matmul_f32_scalar, row_dot, weighted_sum, weighted_sum_scalar, row_dot_scalar, QMatrix, QK};
+use inside_gpt::kernels::{dot, dot_scalar, dots, dots_scalar, matmul_f32, matmul_f32_scalar, row_dot, weighted_sum, weighted_sum_scalar, row_dot_scalar, QMatrix, QK};
 use inside_gpt::sampler::Rng;
 
 fn fresh_rng() -> (Rng, u64) {
@@ -61,13 +61,21 @@ fn the_f32_simd_kernels_are_bit_identical_to_their_scalar_twins() {
         assert!((a[m * n - 1] as f64 - exact).abs() < 1e-3, "seed {seed} {m}x{k}x{n}: last output {} vs {exact}", a[m * n - 1]);
     }
     // attention's weighted sum of value rows: widths with and without a tail of fewer than 16
-    for (width, stride, positions) in [(64, 768, 37), (32, 192, 1), (24, 100, 9), (5, 5, 3)] {
+    for (width, stride, positions) in [(64, 768, 37), (32, 192, 1), (24, 100, 9), (5, 5, 3), (64, 64, 8), (13, 20, 6)] {
         let p = random(positions, &mut rng);
         let v = random(positions * stride, &mut rng);
         let (mut a, mut b) = (random(width, &mut rng), random(width, &mut rng)); // overwritten
         weighted_sum(&mut a, &p, &v, stride);
         weighted_sum_scalar(&mut b, &p, &v, stride);
         assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "seed {seed} width {width}");
+        // and the scores of a query against the same rows: each exactly `dot`'s
+        let (mut s, mut t) = (random(positions, &mut rng), random(positions, &mut rng));
+        dots(&mut s, &a, &v, stride);
+        dots_scalar(&mut t, &a, &v, stride);
+        for j in 0..positions {
+            let d = dot_scalar(&a, &v[j * stride..j * stride + width]);
+            assert!(s[j].to_bits() == d.to_bits() && t[j].to_bits() == d.to_bits(), "seed {seed} width {width} row {j}");
+        }
         let exact: f64 = (0..positions).map(|j| p[j] as f64 * v[j * stride + width - 1] as f64).sum();
         assert!((a[width - 1] as f64 - exact).abs() < 1e-4 * positions as f64, "seed {seed} width {width}");
     }

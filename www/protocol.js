@@ -27,12 +27,13 @@ export const Status = Object.freeze({
   PROGRESS: 'progress',
   /** {status, id, info, source: 'network'|'cache'|'file', seconds} */
   LOADED: 'loaded',
-  /** {status, id, slot, tokens, pieces, attention?, candidates?} the prompt as the model saw it */
+  /** {status, id, slot, tokens, pieces, attention?, candidates?, profile?} the prompt as the model saw it */
   PROMPT: 'prompt',
   /** {status, id, slot, token, text, piece, prob, rank, entropy, position, top, attention?, stop, tokensSec, candidates?} */
   TOKEN: 'token',
-  /** {status, id, slot, reason: 'stopped'|'maxTokens'|'eos'|'context', tokens, tokensAfterStop, tokensSec}
-   * (`tokensAfterStop`: tokens finished after the Stop message arrived, at most 1) */
+  /** {status, id, slot, reason: 'stopped'|'maxTokens'|'eos'|'context', tokens, tokensAfterStop, tokensSec, profile?}
+   * (`tokensAfterStop`: tokens finished after the Stop message arrived, at most 1; `profile`, when
+   * the options asked for it: {matmulMs, lmHeadMs, attentionMs, otherMs, samplingMs, calls}) */
   DONE: 'done',
   /** {status, id, tokens, pieces, logprobs, total, perplexity} */
   SCORED: 'scored',

@@ -102,7 +102,8 @@ async function generate(msg) {
   running.set(slot, state);
   try {
     const prompt = engine.start(slot, msg.prompt, msg.options || {});
-    post({ status: Status.PROMPT, id: msg.id, slot, ...prompt }, transferables(prompt));
+    const promptProfile = msg.options?.profile ? engine.profile(slot) : undefined;
+    post({ status: Status.PROMPT, id: msg.id, slot, ...prompt, profile: promptProfile }, transferables(prompt));
     const maxTokens = msg.maxTokens ?? 100;
     const t0 = performance.now();
     let n = 0;
@@ -118,7 +119,8 @@ async function generate(msg) {
       if (step.stop) { reason = step.stop; break; }
     }
     const afterStop = state.stopAt === null ? null : n - state.stopAt;
-    post({ status: Status.DONE, id: msg.id, slot, reason, tokens: n, tokensAfterStop: afterStop, tokensSec: n / ((performance.now() - t0) / 1000) });
+    const profile = msg.options?.profile ? engine.profile(slot) : undefined;
+    post({ status: Status.DONE, id: msg.id, slot, reason, tokens: n, tokensAfterStop: afterStop, tokensSec: n / ((performance.now() - t0) / 1000), profile });
   } finally {
     running.delete(slot);
     engine?.end(slot);
