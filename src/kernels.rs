@@ -97,18 +97,64 @@ impl QMatrix {
     }
 
     #[inline(always)]
-    fn matmul_with(&self, x: &[f32], m: usize, dot: impl Fn(&[f32], &[i8], &[f32], &[i16]) -> f32) -> Vec<f32> {
+    fn matmul_with(&self, x: &[f32], m: usize, dot: impl Fn(&[f32], &[i8], &[f32], &[i16]) -> f32 + Sync) -> Vec<f32> {
         let qa = quantize_activations(x, m, self.cols);
         let nb = self.cols / QK;
-        let mut y = vec![0f32; m * self.rows];
-        for r in 0..self.rows {
-            let (ws, wq) = (&self.scales[r * nb..(r + 1) * nb], &self.quants[r * self.cols..(r + 1) * self.cols]);
-            for i in 0..m {
-                y[i * self.rows + r] = dot(ws, wq, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * self.cols..(i + 1) * self.cols]);
+        // outputs by weight row: out[(r - r0) * m + i] for rows r0.. (each weight row read once)
+        let rows_from = |r0: usize, out: &mut [f32]| {
+            for (k, o) in out.chunks_exact_mut(m).enumerate() {
+                let r = r0 + k;
+                let (ws, wq) = (&self.scales[r * nb..(r + 1) * nb], &self.quants[r * self.cols..(r + 1) * self.cols]);
+                for (i, o) in o.iter_mut().enumerate() {
+                    *o = dot(ws, wq, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * self.cols..(i + 1) * self.cols]);
+                }
             }
-        }
-        y
+        };
+        let mut yt = vec![0f32; self.rows * m];
+        for_row_blocks(&mut yt, m, self.rows * self.cols * m, rows_from);
+        transpose(yt, self.rows, m)
     }
+}
+
+/// Multiply-adds below which a product stays on the calling thread (`threads` feature).
+pub const PARALLEL_MIN_WORK: usize = 1 << 22;
+
+/// Fills `out` ((rows, m) row-major) by calling `f(r0, block)` on blocks of whole rows: in order on
+/// this thread, or, with the `threads` feature and a pool of more than one thread, spread over the
+/// pool when the product is large enough to pay for it. Every output is computed by the same code
+/// either way, so results do not depend on the number of threads.
+#[inline(always)]
+fn for_row_blocks(out: &mut [f32], m: usize, work: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    #[cfg(feature = "threads")]
+    {
+        let threads = rayon::current_num_threads();
+        let rows = out.len() / m.max(1);
+        // waking the pool costs tens of microseconds in a browser: only products of several
+        // million multiply-adds (prefill's, the LM head's) are split
+        if threads > 1 && work >= PARALLEL_MIN_WORK && rows >= 2 * threads {
+            use rayon::prelude::*;
+            // a few blocks per thread, so that a slow thread does not hold up the others
+            let block = rows.div_ceil(4 * threads).max(8);
+            out.par_chunks_mut(block * m).enumerate().for_each(|(b, o)| f(b * block, o));
+            return;
+        }
+    }
+    let _ = (work, m);
+    f(0, out)
+}
+
+/// (rows, m) row-major to (m, rows) row-major.
+fn transpose(a: Vec<f32>, rows: usize, m: usize) -> Vec<f32> {
+    if m == 1 {
+        return a;
+    }
+    let mut y = vec![0f32; a.len()];
+    for r in 0..rows {
+        for i in 0..m {
+            y[i * rows + r] = a[r * m + i];
+        }
+    }
+    y
 }
 
 /// Quantizes m rows of `cols` values to Q8_0 blocks: scale = max|x| / 127 (rounded to f16, as
@@ -333,15 +379,18 @@ pub fn matmul_f32_scalar(w: &[f32], rows: usize, cols: usize, x: &[f32], m: usiz
 }
 
 #[inline(always)]
-fn matmul_f32_with(w: &[f32], rows: usize, cols: usize, x: &[f32], m: usize, dot: impl Fn(&[f32], &[f32]) -> f32) -> Vec<f32> {
+fn matmul_f32_with(w: &[f32], rows: usize, cols: usize, x: &[f32], m: usize, dot: impl Fn(&[f32], &[f32]) -> f32 + Sync) -> Vec<f32> {
     assert!(w.len() >= rows * cols && x.len() >= m * cols);
-    let mut y = vec![0f32; m * rows];
-    for (r, wr) in w.chunks_exact(cols).take(rows).enumerate() {
-        for i in 0..m {
-            y[i * rows + r] = dot(wr, &x[i * cols..(i + 1) * cols]);
+    let mut yt = vec![0f32; rows * m];
+    for_row_blocks(&mut yt, m, rows * cols * m, |r0, out| {
+        for (k, o) in out.chunks_exact_mut(m).enumerate() {
+            let wr = &w[(r0 + k) * cols..(r0 + k + 1) * cols];
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = dot(wr, &x[i * cols..(i + 1) * cols]);
+            }
         }
-    }
-    y
+    });
+    transpose(yt, rows, m)
 }
 
 /// e^x in f32 from basic operations only (no libm, no fused multiply-add), so it is fast in wasm,

@@ -35,6 +35,10 @@ fn with_attention<T: Serialize>(v: &T, attention: Option<Attention>) -> Result<J
 }
 
 /// Checks the first bytes of a download (magic and version) before the rest arrives.
+/// `initThreadPool(n)` for the threaded build (worker.js calls it once before loading a model).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 #[wasm_bindgen]
 extern "C" {
     /// The global `performance.now()` (a page's or a worker's).

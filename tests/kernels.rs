@@ -82,6 +82,28 @@ fn the_f32_simd_kernels_are_bit_identical_to_their_scalar_twins() {
 }
 
 #[test]
+fn large_products_equal_their_rows_computed_one_by_one() {
+    // large enough to be split across the pool when built with `threads`
+    let (mut rng, seed) = fresh_rng();
+    let (m, k, n) = (24, 768, 300);
+    assert!(m * k * n >= inside_gpt::kernels::PARALLEL_MIN_WORK);
+    let (w, x) = (random(n * k, &mut rng), random(m * k, &mut rng));
+    for dtype in [DType::Q8_0, DType::Q4_0] {
+        let q = QMatrix::new(dtype, n, k, &quantize(&w, dtype).unwrap()).unwrap();
+        let y = q.matmul(&x, m);
+        for i in [0, m / 2, m - 1] {
+            for r in [0, 1, n / 2, n - 1] {
+                let one = q.matmul(&x[i * k..(i + 1) * k], 1)[r];
+                assert_eq!(y[i * n + r].to_bits(), one.to_bits(), "seed {seed} {dtype:?} output ({i}, {r})");
+            }
+        }
+    }
+    let y = matmul_f32(&w, n, k, &x, m);
+    let s = matmul_f32_scalar(&w, n, k, &x, m);
+    assert!(y.iter().zip(&s).all(|(a, b)| a.to_bits() == b.to_bits()), "seed {seed}");
+}
+
+#[test]
 fn repacking_keeps_the_blocks() {
     let (mut rng, _) = fresh_rng();
     for dtype in [DType::Q8_0, DType::Q4_0] {

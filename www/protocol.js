@@ -25,7 +25,8 @@ export const Command = Object.freeze({
 export const Status = Object.freeze({
   /** {status, id, loaded, total}: bytes so far (total 0 when unknown) */
   PROGRESS: 'progress',
-  /** {status, id, info, source: 'network'|'cache'|'file', seconds} */
+  /** {status, id, info, source: 'network'|'cache'|'file', threads, seconds} (`threads`: 1, or the
+   * size of the pool the matrix products run on) */
   LOADED: 'loaded',
   /** {status, id, slot, tokens, pieces, attention?, candidates?, profile?} the prompt as the model saw it */
   PROMPT: 'prompt',

@@ -1,10 +1,32 @@
 // The model's worker: loads a GGUF (streamed, with progress, cached), owns the generation loop,
 // and yields between tokens so that a Stop message is handled within one token.
-import init, { Engine, checkGgufPrefix } from './pkg/inside_gpt.js';
 import { Command, Status, CACHE_NAME } from './protocol.js';
 
-const ready = init();
-/** @type {Engine|null} */
+// Threads: where the page is cross-origin isolated (shared memory allowed) and the threaded build
+// (www/pkg-threads, made by .ci/build where a nightly toolchain exists) is present, the matrix
+// products run on a pool of `?threads=N` workers (default: the machine's cores, at most 8).
+// Otherwise, and with threads=1, the single-thread build. Results are the same bits either way.
+const asked = Number(new URL(self.location.href).searchParams.get('threads')) || Math.min(navigator.hardwareConcurrency || 1, 8);
+let Engine, checkGgufPrefix;
+let threads = 1;
+async function boot() {
+  let pkg = null;
+  if (asked > 1 && self.crossOriginIsolated) {
+    try {
+      const t = await import('./pkg-threads/inside_gpt.js');
+      await t.default();
+      await t.initThreadPool(asked);
+      [pkg, threads] = [t, asked];
+    } catch (e) { console.info(`threads unavailable (${e.message}): the single-thread build`); }
+  }
+  if (!pkg) {
+    pkg = await import('./pkg/inside_gpt.js');
+    await pkg.default();
+  }
+  ({ Engine, checkGgufPrefix } = pkg);
+}
+const ready = boot();
+/** @type {import('./pkg/inside_gpt.js').Engine|null} */
 let engine = null;
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
@@ -83,7 +105,7 @@ async function load(msg) {
   engine?.free();
   engine = next;
   await remember?.();
-  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source, seconds: (performance.now() - t0) / 1000 });
+  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source, threads, seconds: (performance.now() - t0) / 1000 });
 }
 
 /** slot -> {stop: boolean} for the generation loops now running */

@@ -68,9 +68,9 @@ say('| model | engine | prompt tokens | prefill tok/s | decode tok/s | decode vs
 say('|---|---|---|---|---|---|');
 const PROMPT = 'ROMEO. But soft, what light through yonder window breaks? It is the east, and Juliet is the sun. Arise, fair sun, and kill the envious moon, who is already sick and pale with grief that thou her maid art far more fair than she. Be not her maid, since she is envious; her vestal livery is but sick and green, and none but fools do wear it; cast it off. It is my lady, O it is my love!';
 
-async function ours(model, kernels, profile = false) {
-  return h.page.evaluate(async ({ url, kernels, n, decode, prompt, profile }) => {
-    const w = new Worker('/www/worker.js', { type: 'module' });
+async function ours(model, kernels, profile = false, threads = 1) {
+  return h.page.evaluate(async ({ url, kernels, n, decode, prompt, profile, threads }) => {
+    const w = new Worker(`/www/worker.js?threads=${threads}`, { type: 'module' });
     const call = (msg, until) => new Promise((resolve, reject) => {
       const seen = [];
       w.onmessage = ({ data }) => {
@@ -80,7 +80,8 @@ async function ours(model, kernels, profile = false) {
       };
       w.postMessage(msg);
     });
-    const info = (await call({ command: 'load', id: 1, url, kernels }, 'loaded')).at(-1).info;
+    const loaded = (await call({ command: 'load', id: 1, url, kernels }, 'loaded')).at(-1);
+    const info = loaded.info;
     // a prompt of exactly n tokens
     const tok = await call({ command: 'tokenize', id: 2, text: prompt.repeat(4) }, 'tokenized');
     const p = tok.at(-1).pieces.slice(0, n).join(''); // ASCII text: the pieces are exact
@@ -93,8 +94,8 @@ async function ours(model, kernels, profile = false) {
     w.terminate();
     // decode's stages per token: the generation's totals less the prompt's
     const stages = profile ? Object.fromEntries(Object.keys(done.profile).map((k) => [k, (done.profile[k] - promptMsg.profile[k]) / done.tokens])) : null;
-    return { promptTokens: promptMsg.tokens.length, prefill: promptMsg.tokens.length / ((promptMsg.t - t0) / 1000), decode: done.tokensSec, text: p, info, stages };
-  }, { url: model.url, kernels, n: model.promptTokens, decode: DECODE, prompt: PROMPT, profile });
+    return { promptTokens: promptMsg.tokens.length, prefill: promptMsg.tokens.length / ((promptMsg.t - t0) / 1000), decode: done.tokensSec, text: p, info, stages, threads: loaded.threads, tokens: msgs.filter((m) => m.status === 'token').map((m) => m.token) };
+  }, { url: model.url, kernels, n: model.promptTokens, decode: DECODE, prompt: PROMPT, profile, threads });
 }
 
 /** Token ids whose bytes are not valid UTF-8 on their own: llama.cpp's server cannot put them in a
@@ -169,12 +170,30 @@ for (const model of MODELS) {
 say();
 for (const line of efficiency) say(line);
 say();
+
 say('Where a decode token\'s time goes in the Chromium worker (ms per token, from a second run with `profile: true`: the engine reads `performance.now()` between stages; "worker loop" is the rest of the wall time: the yield between tokens, building and posting the message):\n');
 say('| model | ms/token | matrix products | of which LM head | attention | norms, GELU, residuals | distribution, sampling | worker loop |');
 say('|---|---|---|---|---|---|---|---|');
 for (const line of profiles) say(line);
 say();
 
+// --- threads
+say('### Threads\n');
+say(`Our engine on a pool of N threads (\`worker.js?threads=N\`, the nightly build with wasm atomics; the machine has ${os.cpus().length} cores). Same greedy run as above; "same tokens" compares with the single-thread build.\n`);
+say('| model | threads | prefill tok/s | decode tok/s | decode vs 1 thread | same tokens |');
+say('|---|---|---|---|---|---|');
+for (const model of MODELS) {
+  if (!fs.existsSync(path.join(ROOT, model.url))) continue;
+  const one = await ours(model, 'ours', false, 1);
+  say(`| ${model.name} | 1 | ${one.prefill.toFixed(1)} | ${one.decode.toFixed(1)} | 1.00 | (reference) |`);
+  for (const n of [2, 4]) {
+    const r = await ours(model, 'ours', false, n);
+    if (r.threads !== n) { say(`| ${model.name} | ${n} | threaded build not available here (ran with ${r.threads}) | | | |`); continue; }
+    const same = r.tokens.length === one.tokens.length && r.tokens.every((t, i) => t === one.tokens[i]);
+    say(`| ${model.name} | ${n} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(1)} | ${(r.decode / one.decode).toFixed(2)} | ${same ? 'yes' : 'NO'} |`);
+  }
+}
+say();
 // --- time to first token and size
 say('## Time to first token and size\n');
 async function ttft(context) {

@@ -12,10 +12,10 @@ before(async () => { h = await start(); await h.page.goto(`${h.origin}/index.htm
 after(async () => { await h?.close(); });
 
 /** Runs `commands` against a fresh worker in the page and returns every message it sent. */
-async function drive(commands, stopAfterTokens = 0) {
-  return h.page.evaluate(async ({ commands, stopAfterTokens }) => {
+async function drive(commands, stopAfterTokens = 0, workerUrl = '/www/worker.js') {
+  return h.page.evaluate(async ({ commands, stopAfterTokens, workerUrl }) => {
     const { Command, Status } = await import('/www/protocol.js');
-    const w = new Worker('/www/worker.js', { type: 'module' });
+    const w = new Worker(workerUrl, { type: 'module' });
     const seen = [];
     for (const cmd of commands) {
       if (cmd.bytesText) cmd.bytes = new TextEncoder().encode(cmd.bytesText).buffer;
@@ -33,7 +33,7 @@ async function drive(commands, stopAfterTokens = 0) {
     }
     w.terminate();
     return seen;
-  }, { commands, stopAfterTokens });
+  }, { commands, stopAfterTokens, workerUrl });
 }
 
 // every type: our quantized kernels are bit-identical natively and in wasm
@@ -113,4 +113,23 @@ test('a bad file, a non-GGUF URL and a 404 are clear errors and keep the loaded 
   assert.match(err(6), /temperature/);
   assert.equal(msgs.filter((m) => m.id === 7 && m.status === 'token').length, 3, 'the first model still works');
   assert.deepEqual(h.foreign, [], 'no request left the origin');
+});
+
+test('a pool of threads gives the same bits as one thread', async (t) => {
+  const built = await h.page.evaluate(async () => (await fetch('/www/pkg-threads/inside_gpt.js', { method: 'HEAD' })).ok);
+  if (!built) { t.skip('www/pkg-threads not built (no nightly toolchain with rust-src here): the site runs single-threaded'); return; }
+  // a long prompt: its products are large enough to be split across the pool
+  const commands = [
+    { command: 'load', id: 1, url: model.urlPath },
+    { command: 'generate', id: 2, prompt: prompt.repeat(10), options: { ...settings, attention: true }, maxTokens: 12 },
+  ];
+  const one = await drive(commands, 0, '/www/worker.js?threads=1');
+  const two = await drive(commands, 0, '/www/worker.js?threads=2');
+  assert.equal(one.find((m) => m.status === 'loaded').threads, 1);
+  assert.equal(two.find((m) => m.status === 'loaded').threads, 2);
+  const pick = (msgs) => msgs.filter((m) => m.status === 'prompt' || m.status === 'token').map(({ status, tokens, token, prob, top, attention }) => ({ status, tokens, token, prob, top, attention }));
+  const [a, b] = [pick(one), pick(two)];
+  assert.ok(a[0].tokens.length > 120, `${a[0].tokens.length} prompt tokens`);
+  assert.equal(a.length, 13);
+  assert.deepEqual(b, a);
 });
