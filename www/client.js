@@ -89,7 +89,7 @@ export function loadModel(source, progress) {
   const onProgress = (m) => { if (m.status === Status.PROGRESS) for (const fn of progressFns) fn(m.loaded, m.total); };
   const p = request(msg, onProgress, source.bytes ? [source.bytes] : [])
     .then((m) => {
-      model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, seconds: m.seconds };
+      model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, seconds: m.seconds, threads: m.threads };
       for (const fn of listeners) fn(model.current);
       return model.current;
     })

@@ -60,12 +60,22 @@ test('generate streams tokens one by one, a seed repeats, Stop stops', async () 
   await finished('#generate gpt-generate');
   assert.equal(await gen.locator('.out').textContent(), first, 'same seed, same text');
 
+  // the shipped model can fill its whole context in well under a second: the page clicks Stop
+  // itself as the third token appears
   await gen.locator('.max-tokens').fill('2000');
+  await gen.evaluate((el) => {
+    const out = el.shadowRoot.querySelector('.out');
+    const obs = new MutationObserver(() => {
+      if (out.querySelectorAll('.gen').length >= 3) { obs.disconnect(); el.shadowRoot.querySelector('.stop').click(); }
+    });
+    obs.observe(out, { childList: true });
+  });
   await gen.locator('.run').click();
-  await page.waitForFunction(() => document.querySelector('#generate gpt-generate').shadowRoot.querySelectorAll('.out .gen').length >= 3);
-  await gen.locator('.stop').click();
   assert.equal(await finished('#generate gpt-generate'), 'stopped');
-  assert.ok(await gen.locator('.out .gen').count() < 2000);
+  const n = await gen.locator('.out .gen').count();
+  // tokens already in flight when Stop reached the worker still arrive (the worker itself stops
+  // within one token: worker.test.mjs); the context (256) was not reached
+  assert.ok(n >= 3 && n < 256, `${n} tokens shown after Stop at the third`);
 });
 
 test('bad settings are refused with a message and the widget recovers', async () => {

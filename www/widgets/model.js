@@ -126,7 +126,8 @@ export class GptModel extends GptElement {
   render() {
     const m = this.loaded;
     const { config: c, params: p } = m.info;
-    this.status(t('model.loaded', { name: m.name, source: t(`model.source.${m.source}`), seconds: fmt(m.seconds, 2) }));
+    const threads = m.threads > 1 ? t('model.threads.n', { n: m.threads }) : t('model.threads.1');
+    this.status(t('model.loaded', { name: m.name, source: t(`model.source.${m.source}`), seconds: fmt(m.seconds, 2), threads }));
     this.$('.card-body').hidden = false;
     if (m.url) this.$('.pick').value = m.url;
     const rows = [['model.layers', c.n_layer], ['model.heads', c.n_head], ['model.width', c.n_embd], ['model.ff', c.n_ff],
