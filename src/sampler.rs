@@ -89,20 +89,24 @@ pub struct Distribution {
 impl Distribution {
     pub fn new(logits: &[f32]) -> Self {
         let max = kernels::max(logits);
-        // exponentials a block at a time (a loop the compiler vectorizes), then f64 sums in four
-        // independent lanes, added in a fixed order
-        let (mut z, mut s) = ([0f64; 4], [0f64; 4]);
+        // 64 logits at a time: exponentials and their sums in eight f32 lanes (loops the compiler
+        // vectorizes; 8 terms per lane keep the rounding near f32's own), then each block's sums
+        // added in f64, in a fixed order
+        let (mut z, mut s) = (0f64, 0f64);
         let mut e = [0f32; 64];
         for block in logits.chunks(64) {
+            let e = &mut e[..block.len()];
             for (e, &x) in e.iter_mut().zip(block) {
                 *e = kernels::exp(x - max);
             }
+            let (mut zl, mut sl) = ([0f32; 8], [0f32; 8]);
             for (k, (&e, &x)) in e.iter().zip(block).enumerate() {
-                z[k % 4] += e as f64;
-                s[k % 4] += e as f64 * (x - max) as f64;
+                zl[k % 8] += e;
+                sl[k % 8] += e * (x - max);
             }
+            z += zl.iter().map(|&v| v as f64).sum::<f64>();
+            s += sl.iter().map(|&v| v as f64).sum::<f64>();
         }
-        let (z, s) = ((z[0] + z[1]) + (z[2] + z[3]), (s[0] + s[1]) + (s[2] + s[3]));
         Distribution { max, z, entropy: z.ln() - s / z }
     }
     pub fn prob(&self, logit: f32) -> f64 {
