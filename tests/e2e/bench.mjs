@@ -137,6 +137,7 @@ async function wllama(model, prompt) {
 
 const efficiency = [];
 const profiles = [];
+const profileRates = [];
 for (const model of MODELS) {
   if (!fs.existsSync(path.join(ROOT, model.url))) { say(`| ${model.name} | (file missing: ${model.url}) | | | | |`); continue; }
   const a = await ours(model, 'ours');
@@ -163,6 +164,11 @@ for (const model of MODELS) {
   const rest = ms - st.matmulMs - st.attentionMs - st.otherMs - st.samplingMs;
   const pct = (x) => `${x.toFixed(3)} (${(100 * x / ms).toFixed(0)}%)`;
   profiles.push(`| ${model.name} | ${ms.toFixed(3)} | ${pct(st.matmulMs)} | ${pct(st.lmHeadMs)} | ${pct(st.attentionMs)} | ${pct(st.otherMs)} | ${pct(st.samplingMs)} | ${pct(rest)} |`);
+  if (rows.length) {
+    const inLoop = flopPerToken / (st.matmulMs * 1e6);
+    const kernel = rows.reduce((s, r) => s + 2 * r.k * r.n, 0) / rows.reduce((s, r) => s + (2 * r.k * r.n) / (r.oursGflops * 1e9), 0) / 1e9;
+    profileRates.push(`${model.name}: inside the loop the matrix products ran at ${inLoop.toFixed(2)} GFLOP/s, ${(100 * inLoop / kernel).toFixed(0)}% of the standalone kernels' rate.`);
+  }
   say(`| ${model.name} | same file, candle QMatMul | ${b.promptTokens} | ${b.prefill.toFixed(1)} | ${b.decode.toFixed(1)} | ${vs(b.decode)} |`);
   if (c?.error) say(`| ${model.name} | wllama 3.13.0 | failed: ${c.error} | | | |`);
   else say(`| ${model.name} | wllama 3.13.0 (1 thread) | ${c.promptTokens} | ${c.prefill?.toFixed(1)} | ${c.decode?.toFixed(1)} (${c.decoded} tokens) | 1.00 |`);
@@ -175,6 +181,8 @@ say('Where a decode token\'s time goes in the Chromium worker (ms per token, fro
 say('| model | ms/token | matrix products | of which LM head | attention | norms, GELU, residuals | distribution, sampling | worker loop |');
 say('|---|---|---|---|---|---|---|---|');
 for (const line of profiles) say(line);
+say();
+for (const line of profileRates) say(line);
 say();
 
 // --- threads
@@ -226,6 +234,13 @@ if (fs.existsSync(path.join(ROOT, MODELS[0].url))) {
 const wasm = fs.readFileSync(path.join(ROOT, 'www/pkg/inside_gpt_bg.wasm'));
 const gz = zlib.gzipSync(wasm, { level: 9 }).length;
 say(`inside_gpt_bg.wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB raw, ${(gz / 2 ** 20).toFixed(2)} MiB gzipped.`);
+const threaded = path.join(ROOT, 'www/pkg-threads/inside_gpt_bg.wasm');
+let gzThreads = 0;
+if (fs.existsSync(threaded)) {
+  const tw = fs.readFileSync(threaded);
+  gzThreads = zlib.gzipSync(tw, { level: 9 }).length;
+  say(`The threaded build's (loaded instead where threads run): ${(tw.length / 2 ** 20).toFixed(2)} MiB raw, ${(gzThreads / 2 ** 20).toFixed(2)} MiB gzipped.`);
+}
 
 // --- the issue's goals, judged on this run's numbers
 say('\n## Goals\n');
@@ -246,7 +261,7 @@ for (const [k, name] of [['default', 'default model'], ['gpt2', 'GPT-2 124M shap
 const g2 = goals.decode.gpt2;
 row('GPT-2 124M Q8_0 decode >= 20 tokens/s', g2 ? `${g2.tokS.toFixed(1)} tokens/s` : 'n/a', g2 ? g2.tokS >= 20 : null);
 row('cold first token <= 1.5 s, default model', goals.coldSeconds ? `${goals.coldSeconds.toFixed(2)} s` : 'n/a', goals.coldSeconds ? goals.coldSeconds <= 1.5 : null);
-row('.wasm <= 1.5 MB gzipped', `${(gz / 1e6).toFixed(2)} MB`, gz <= 1.5e6);
+row('.wasm <= 1.5 MB gzipped (the larger build)', `${(Math.max(gz, gzThreads) / 1e6).toFixed(2)} MB`, Math.max(gz, gzThreads) <= 1.5e6);
 await h.close();
 
 if (args.includes('--write')) {
