@@ -3,7 +3,7 @@
 //! Layout (each module is DOM-free and tested natively, except `web`):
 //! - `bench`: kernel benchmarks (ours, candle's QMatMul, scalar), natively and in wasm
 //! - `gguf`: GGUF v3 reader (bounds-checked) and writer, Q8_0/Q4_0 block formats
-//! - `kernels`: our quantized matrix kernels (simd128 with scalar twins)
+//! - `kernels`: our kernels (quantized and f32 products, attention, exp; simd128 with scalar twins)
 //! - `model`: the GPT-2 network, loaded from a GGUF in llama.cpp's `gpt2` layout
 //! - `tokenizer`: byte-level BPE (the `tokenizers` crate) and UTF-8-safe streaming decode
 //! - `sampler`: seeded greedy / temperature / top-k / top-p sampling

@@ -2,8 +2,12 @@
 //!
 //! Pre-LayerNorm blocks, fused QKV with bias, causal multi-head attention scaled by 1/sqrt(head_dim),
 //! 4x MLP with tanh-GELU, final LayerNorm, LM head tied to the token embedding unless the file
-//! carries `output.weight`. Every matrix is a `Matrix`, dense (candle) or quantized blocks (our
-//! kernels): quantization swaps the layer type, not the model. Tensors are (T, C) for one sequence; shapes are noted on each line.
+//! carries `output.weight`. Every matrix is a `Matrix`, dense f32 or quantized blocks: quantization
+//! swaps the layer type, not the model.
+//!
+//! Two ways through the same layers and the same weights: `infer` (generation, scoring, tracing)
+//! runs one sequence on plain f32 slices (T, C) through our kernels, with the KV cache; `forward_train`
+//! runs candle's graph on (B, T, C) tensors, for autograd. Shapes are noted on each line.
 
 use crate::gguf::{dequantize, DType, Gguf, TensorInfo};
 use crate::{bail, Error, Result};
@@ -666,7 +670,8 @@ impl Gpt2 {
         let (t, c, nh) = (ids.len(), self.cfg.n_embd, self.cfg.n_head);
         let pos0 = cache.len;
         let tk = pos0 + t;
-        let keep = want_attention || trace.is_some();
+        let tracing = trace.is_some();
+        let keep = want_attention || tracing;
         let mut record = |name: String, x: &[f32], dims: &[usize]| -> Result<()> {
             if let Some(tr) = trace.as_mut() {
                 tr.push((name, Tensor::from_slice(x, dims, &Device::Cpu)?));
@@ -691,14 +696,18 @@ impl Gpt2 {
             let h2 = block.ln_2.apply(&x)?;
             clock.lap(Stage::Other);
             let m = block.mlp.apply(&h2, t, clock)?;
-            record(format!("blk.{i}.ln_1"), &h, &[t, c])?;
-            record(format!("blk.{i}.attention"), &att, &[nh, t, tk])?;
-            record(format!("blk.{i}.attn_out"), &a, &[t, c])?;
-            record(format!("blk.{i}.resid_mid"), &x, &[t, c])?;
-            record(format!("blk.{i}.ln_2"), &h2, &[t, c])?;
-            record(format!("blk.{i}.mlp_out"), &m, &[t, c])?;
+            if tracing {
+                record(format!("blk.{i}.ln_1"), &h, &[t, c])?;
+                record(format!("blk.{i}.attention"), &att, &[nh, t, tk])?;
+                record(format!("blk.{i}.attn_out"), &a, &[t, c])?;
+                record(format!("blk.{i}.resid_mid"), &x, &[t, c])?;
+                record(format!("blk.{i}.ln_2"), &h2, &[t, c])?;
+                record(format!("blk.{i}.mlp_out"), &m, &[t, c])?;
+            }
             x.iter_mut().zip(&m).for_each(|(x, m)| *x += m);
-            record(format!("blk.{i}.resid_out"), &x, &[t, c])?;
+            if tracing {
+                record(format!("blk.{i}.resid_out"), &x, &[t, c])?;
+            }
             if want_attention {
                 attention.push(Tensor::from_slice(&att, (nh, t, tk), &Device::Cpu)?);
             }
