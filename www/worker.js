@@ -4,9 +4,10 @@ import { Command, Status, CACHE_NAME } from './protocol.js';
 
 // Threads: where the page is cross-origin isolated (shared memory allowed) and the threaded build
 // (www/pkg-threads, made by .ci/build where a nightly toolchain exists) is present, the matrix
-// products run on a pool of `?threads=N` workers (default: the machine's cores, at most 8).
-// Otherwise, and with threads=1, the single-thread build. Results are the same bits either way.
-const asked = Number(new URL(self.location.href).searchParams.get('threads')) || Math.min(navigator.hardwareConcurrency || 1, 8);
+// products run on a pool of `?threads=N` workers. By default N is the machine's cores less one (this
+// worker keeps doing the rest of each token), at most 8: on 2 cores a pool measured slower decoding
+// (BENCHMARKS.md). Otherwise, and with N = 1, the single-thread build. Same bits either way.
+const asked = Number(new URL(self.location.href).searchParams.get('threads')) || Math.min((navigator.hardwareConcurrency || 1) - 1, 8);
 let Engine, checkGgufPrefix;
 let threads = 1;
 async function boot() {
