@@ -278,11 +278,12 @@ impl Matrix {
         let x = x.reshape((rows, n_in))?;
         let y = match self {
             Matrix::Dense(w) => x.matmul(&w.t()?)?, // (rows, out)
-            Matrix::Quant(q) => {
-                let y = q.matmul(&x.flatten_all()?.to_vec1::<f32>()?, rows);
-                Tensor::from_vec(y, (rows, q.rows), &Device::Cpu)?
+            // no gradient through quantized blocks: the slice product, as inference runs it
+            Matrix::Quant(_) | Matrix::Candle(..) => {
+                let y = self.matmul(&x.flatten_all()?.to_vec1::<f32>()?, rows)?;
+                let out = y.len() / rows.max(1);
+                Tensor::from_vec(y, (rows, out), &Device::Cpu)?
             }
-            Matrix::Candle(m, _) => candle_core::Module::forward(m, &x.contiguous()?)?,
         };
         dims.push(y.dim(1)?);
         Ok(y.reshape(dims)?)

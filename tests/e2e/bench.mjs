@@ -153,8 +153,9 @@ for (const model of MODELS) {
   const { params: prm, config: cfg } = a.info;
   const flopPerToken = 2 * (prm.attention + prm.mlp + cfg.n_vocab * cfg.n_embd);
   const rows = inWorker.filter((r) => r.dtype === 'Q8_0' && r.shape.startsWith(model.shapes));
+  // the standalone kernels' rate over this model's shapes (total FLOP / total time)
+  const kernel = rows.reduce((s, r) => s + 2 * r.k * r.n, 0) / rows.reduce((s, r) => s + (2 * r.k * r.n) / (r.oursGflops * 1e9), 0) / 1e9;
   if (rows.length) {
-    const kernel = rows.reduce((s, r) => s + 2 * r.k * r.n, 0) / rows.reduce((s, r) => s + (2 * r.k * r.n) / (r.oursGflops * 1e9), 0) / 1e9;
     const effective = (flopPerToken * a.decode) / 1e9;
     goals.efficiency[model.shapes] = effective / kernel;
     efficiency.push(`${model.name}: ${(flopPerToken / 1e6).toFixed(1)} MFLOP of matrix products per token; decode runs them at ${effective.toFixed(2)} GFLOP/s, ${(100 * effective / kernel).toFixed(0)}% of the standalone kernels' ${kernel.toFixed(2)} GFLOP/s on this model's shapes.`);
@@ -168,7 +169,6 @@ for (const model of MODELS) {
   profiles.push(`| ${model.name} | ${ms.toFixed(3)} | ${pct(st.matmulMs)} | ${pct(st.lmHeadMs)} | ${pct(st.attentionMs)} | ${pct(st.otherMs)} | ${pct(st.samplingMs)} | ${pct(rest)} |`);
   if (rows.length) {
     const inLoop = flopPerToken / (st.matmulMs * 1e6);
-    const kernel = rows.reduce((s, r) => s + 2 * r.k * r.n, 0) / rows.reduce((s, r) => s + (2 * r.k * r.n) / (r.oursGflops * 1e9), 0) / 1e9;
     profileRates.push(`${model.name}: inside the loop the matrix products ran at ${inLoop.toFixed(2)} GFLOP/s, ${(100 * inLoop / kernel).toFixed(0)}% of the standalone kernels' rate.`);
   }
   say(`| ${model.name} | same file, candle QMatMul | ${b.promptTokens} | ${b.prefill.toFixed(1)} | ${b.decode.toFixed(1)} | ${vs(b.decode)} |`);
