@@ -1,7 +1,9 @@
 //! GGUF v3: a bounds-checked reader over a byte slice, a writer, and the block formats we use.
 //!
 //! The reader never allocates from a count it has not checked against the bytes actually present,
-//! so a corrupt or hostile header fails with a message instead of a giant allocation.
+//! so a corrupt or hostile header fails with a message instead of a giant allocation. Sizes and
+//! offsets are computed in u64 with checked arithmetic and only then narrowed to `usize`, which is
+//! 32 bits in wasm: a length that wraps there would pass a bounds check and abort later.
 //! Shapes are kept in ggml order (`dims[0]` is the contiguous dimension).
 
 use crate::{bail, Error, Result};
@@ -12,6 +14,10 @@ pub const VERSION: u32 = 3;
 pub const DEFAULT_ALIGNMENT: usize = 32;
 /// Largest tensor we accept (elements): far above GPT-2 1.5B's biggest matrix, far below a 32-bit address space.
 const MAX_TENSOR_ELEMENTS: u64 = 1 << 31;
+/// Most metadata array elements in one header, all arrays together. A real tokenizer (256k tokens,
+/// their types and merges) needs under a million; each element costs 32 bytes in memory, so a
+/// header of hundreds of millions of one-byte elements would exhaust a browser's memory.
+pub const MAX_ARRAY_ELEMENTS: u64 = 1 << 22;
 
 // ---------------------------------------------------------------------------------------------
 // Tensor types
@@ -89,9 +95,10 @@ impl DType {
             DType::Q8_0 => 2 + 32,
         }
     }
-    /// Bytes taken by `n` elements (`n` must be a multiple of the block length).
-    pub fn bytes_for(self, n: usize) -> usize {
-        n / self.block_len() * self.block_bytes()
+    /// Bytes taken by `n` elements (`n` must be a multiple of the block length), in u64 so that it
+    /// cannot wrap on a 32-bit target.
+    pub fn bytes_for(self, n: u64) -> u64 {
+        n / self.block_len() as u64 * self.block_bytes() as u64
     }
 }
 
@@ -100,7 +107,7 @@ pub fn quantize(values: &[f32], dtype: DType) -> Result<Vec<u8>> {
     if values.len() % dtype.block_len() != 0 {
         bail!("{} values cannot be stored as {}: not a multiple of {}", values.len(), dtype.name(), dtype.block_len());
     }
-    let mut out = Vec::with_capacity(dtype.bytes_for(values.len()));
+    let mut out = Vec::with_capacity(dtype.bytes_for(values.len() as u64) as usize);
     match dtype {
         DType::F32 => values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         DType::F16 => values.iter().for_each(|v| out.extend_from_slice(&f16::from_f32(*v).to_le_bytes())),
@@ -174,7 +181,7 @@ pub enum Value {
 }
 
 impl Value {
-    fn type_id(&self) -> u32 {
+    pub(crate) fn type_id(&self) -> u32 {
         match self {
             Value::U8(_) => 0,
             Value::I8(_) => 1,
@@ -279,6 +286,8 @@ pub fn check_prefix(bytes: &[u8]) -> Result<()> {
 struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// metadata array elements read so far (bounded by `MAX_ARRAY_ELEMENTS`)
+    array_elements: u64,
 }
 
 impl<'a> Cursor<'a> {
@@ -342,7 +351,12 @@ impl<'a> Cursor<'a> {
                     _ => bail!("corrupt GGUF header: array {key} has unknown element type {elem}"),
                 };
                 let n = self.count(min, &format!("length of array {key}"))?;
-                let mut items = Vec::with_capacity(n);
+                self.array_elements = self.array_elements.saturating_add(n as u64);
+                if self.array_elements > MAX_ARRAY_ELEMENTS {
+                    bail!("corrupt or hostile GGUF header: array {key} has {n} elements, beyond the {MAX_ARRAY_ELEMENTS} metadata array elements this engine reads in all");
+                }
+                let mut items = Vec::new();
+                items.try_reserve_exact(n).map_err(|_| Error(format!("out of memory reading array {key} of {n} elements")))?;
                 for _ in 0..n {
                     items.push(self.value(elem, key, depth + 1)?);
                 }
@@ -360,22 +374,31 @@ impl Gguf {
     /// Parses the header of a whole file and checks that every tensor lies inside it.
     pub fn parse(bytes: &[u8]) -> Result<Gguf> {
         check_prefix(bytes)?;
-        let mut c = Cursor { bytes, pos: 4 };
+        let mut c = Cursor { bytes, pos: 4, array_elements: 0 };
         let version = c.u32("version")?;
         // smallest tensor info: name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8)
         let n_tensors = c.count(32, "tensor count")?;
         // smallest key/value: key length (8) + type (4) + one byte
         let n_kv = c.count(13, "metadata count")?;
-        let mut metadata = Vec::with_capacity(n_kv);
+        let mut metadata: Vec<(String, Value)> = Vec::with_capacity(n_kv);
+        let mut keys = std::collections::HashSet::with_capacity(n_kv);
         for _ in 0..n_kv {
             let key = c.string("metadata key")?;
+            // llama.cpp refuses a file whose header defines a key twice
+            if !keys.insert(key.clone()) {
+                bail!("corrupt GGUF header: metadata key {key:?} is defined twice");
+            }
             let ty = c.u32(&key)?;
             let value = c.value(ty, &key, 0)?;
             metadata.push((key, value));
         }
         let mut raw = Vec::with_capacity(n_tensors);
+        let mut names = std::collections::HashSet::with_capacity(n_tensors);
         for _ in 0..n_tensors {
             let name = c.string("tensor name")?;
+            if !names.insert(name.clone()) {
+                bail!("corrupt GGUF header: tensor {name:?} is defined twice");
+            }
             let n_dims = c.u32(&name)?;
             if n_dims == 0 || n_dims > 4 {
                 bail!("corrupt GGUF header: tensor {name} has {n_dims} dimensions (1 to 4 allowed)");
@@ -392,11 +415,12 @@ impl Gguf {
             }
             let dtype = DType::from_id(c.u32(&name)?, &name)?;
             let offset = c.u64(&name)?;
-            let dims: Vec<usize> = dims.into_iter().map(|d| d as usize).collect();
-            if dims[0] % dtype.block_len() != 0 {
+            if dims[0] % dtype.block_len() as u64 != 0 {
                 bail!("tensor {name}: first dimension {} is not a multiple of the {} block length {}", dims[0], dtype.name(), dtype.block_len());
             }
-            raw.push((name, dims, dtype, offset));
+            // each dimension and the product are at most MAX_TENSOR_ELEMENTS (2^31): they fit usize
+            let dims: Vec<usize> = dims.into_iter().map(|d| d as usize).collect();
+            raw.push((name, dims, dtype, offset, elements));
         }
         let gguf = Gguf { version, metadata, tensors: Vec::new() };
         let alignment = match gguf.get("general.alignment") {
@@ -406,19 +430,26 @@ impl Gguf {
                 _ => bail!("corrupt GGUF header: general.alignment {v:?} is not a power of two"),
             },
         };
-        let data_start = c.pos.div_ceil(alignment) * alignment;
+        let data_start = (c.pos as u64).div_ceil(alignment as u64) * alignment as u64;
         let mut tensors = Vec::with_capacity(raw.len());
-        for (name, dims, dtype, offset) in raw {
-            let len = dtype.bytes_for(dims.iter().product());
-            let start = (data_start as u64).saturating_add(offset);
-            let end = start.saturating_add(len as u64);
+        for (name, dims, dtype, offset, elements) in raw {
+            if offset % alignment as u64 != 0 {
+                bail!("corrupt GGUF header: tensor {name} starts at offset {offset}, not a multiple of the alignment {alignment}");
+            }
+            let len = dtype.bytes_for(elements);
+            let start = data_start.checked_add(offset);
+            let end = start.and_then(|s| s.checked_add(len));
+            let (Some(start), Some(end)) = (start, end) else {
+                bail!("corrupt GGUF header: tensor {name} has offset {offset}, beyond any file");
+            };
             if end > bytes.len() as u64 {
                 bail!(
                     "truncated file: tensor {name} needs bytes {start}..{end} but the file has {} bytes",
                     bytes.len()
                 );
             }
-            tensors.push(TensorInfo { name, dims, dtype, start: start as usize, len });
+            // both within the file, so within usize
+            tensors.push(TensorInfo { name, dims, dtype, start: start as usize, len: len as usize });
         }
         Ok(Gguf { tensors, ..gguf })
     }
@@ -502,12 +533,12 @@ impl Writer {
     }
 }
 
-fn write_string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u64).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 
-fn write_value(out: &mut Vec<u8>, v: &Value) {
+pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::U8(x) => out.push(*x),
         Value::I8(x) => out.push(*x as u8),

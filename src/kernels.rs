@@ -45,11 +45,13 @@ impl QMatrix {
         if !matches!(dtype, DType::Q8_0 | DType::Q4_0) {
             bail!("QMatrix holds Q8_0 or Q4_0 blocks, not {}", dtype.name());
         }
-        if cols % QK != 0 || data.len() != dtype.bytes_for(rows * cols) {
-            bail!("a {rows}x{cols} {} matrix needs {} bytes, got {}", dtype.name(), dtype.bytes_for(rows * cols), data.len());
+        let need = dtype.bytes_for(rows as u64 * cols as u64);
+        if cols % QK != 0 || data.len() as u64 != need {
+            bail!("a {rows}x{cols} {} matrix needs {need} bytes, got {}", dtype.name(), data.len());
         }
-        let mut scales = Vec::with_capacity(rows * cols / QK);
-        let mut quants = Vec::with_capacity(rows * cols);
+        // rows * cols fits: data holds at least one byte per 2 elements
+        let mut scales = crate::try_vec(rows * cols / QK, "the matrix scales")?;
+        let mut quants = crate::try_vec(rows * cols, "the matrix values")?;
         for block in data.chunks_exact(dtype.block_bytes()) {
             scales.push(f16::from_le_bytes([block[0], block[1]]).to_f32());
             match dtype {
@@ -74,7 +76,7 @@ impl QMatrix {
 
     /// The matrix as file blocks again (to hand the same weights to another kernel).
     pub fn to_blocks(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.dtype.bytes_for(self.rows * self.cols));
+        let mut out = Vec::with_capacity(self.dtype.bytes_for((self.rows * self.cols) as u64) as usize);
         for (b, d) in self.scales.iter().enumerate() {
             out.extend_from_slice(&f16::from_f32(*d).to_le_bytes());
             let q = &self.quants[b * QK..(b + 1) * QK];

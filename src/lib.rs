@@ -3,6 +3,7 @@
 //! Layout (each module is DOM-free and tested natively, except `web`):
 //! - `bench`: kernel benchmarks (ours, candle's QMatMul, scalar), natively and in wasm
 //! - `gguf`: GGUF v3 reader (bounds-checked) and writer, Q8_0/Q4_0 block formats
+//! - `hostile`: malformed and hostile GGUF files with the message each must produce (fixtures, fuzzing)
 //! - `kernels`: our kernels (quantized and f32 products, attention, exp; simd128 with scalar twins)
 //! - `model`: the GPT-2 network, loaded from a GGUF in llama.cpp's `gpt2` layout
 //! - `tokenizer`: byte-level BPE (the `tokenizers` crate) and UTF-8-safe streaming decode
@@ -15,6 +16,7 @@
 
 pub mod bench;
 pub mod gguf;
+pub mod hostile;
 pub mod kernels;
 pub mod model;
 pub mod sampler;
@@ -60,6 +62,14 @@ pub fn now_ms() -> f64 {
         static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         ORIGIN.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
     }
+}
+
+/// An empty vector with room for `n` items, or an error naming `what` when the memory is not there
+/// (in wasm a failed allocation would otherwise abort the whole engine).
+pub fn try_vec<T>(n: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error(format!("out of memory: {what} need {} MiB", (n as u64 * std::mem::size_of::<T>() as u64) >> 20)))?;
+    Ok(v)
 }
 
 /// `bail!("...")` returns an `Error` built with `format!`.

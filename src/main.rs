@@ -12,6 +12,7 @@
 //!   inside-gpt bench    [--seconds 0.3] [--json]   (kernel GFLOP/s: ours, candle, scalar)
 //!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64]
 //!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02] [--gpt2-vocab DIR]
+//!   inside-gpt hostile  --out DIR   (the malformed-file fixtures and their manifest.json)
 
 use inside_gpt::gguf::DType;
 use inside_gpt::model::Config;
@@ -20,7 +21,7 @@ use inside_gpt::{bail, synth, Error, Result};
 use std::collections::HashMap;
 use std::io::Write;
 
-const USAGE: &str = "usage: inside-gpt <generate|score|info|synth> [--option value ...] (see src/main.rs)";
+const USAGE: &str = "usage: inside-gpt <generate|score|info|synth|hostile|train|export|bench> [--option value ...] (see src/main.rs)";
 
 /// `--key value` pairs and bare `--flag`s.
 struct Args(HashMap<String, String>);
@@ -165,6 +166,23 @@ fn synth_cmd(args: &Args) -> Result<()> {
     let bytes = synth::model_file(&cfg, &tok, dtype, args.num("seed", 1)?, args.num("std", 0.02)?)?;
     std::fs::write(out, &bytes).map_err(|e| Error(format!("cannot write {out}: {e}")))?;
     eprintln!("wrote {out}: {} bytes, {} parameters, vocabulary {}", bytes.len(), cfg.params().total, cfg.n_vocab);
+    Ok(())
+}
+
+/// Writes every hostile file and `manifest.json` ([{file, needle}]: the words each file's error
+/// must contain), the fixtures the tests load natively and in the browser.
+fn hostile_cmd(args: &Args) -> Result<()> {
+    let dir = args.str("out")?;
+    std::fs::create_dir_all(dir).map_err(|e| Error(format!("cannot create {dir}: {e}")))?;
+    let files = inside_gpt::hostile::files()?;
+    let mut manifest = Vec::new();
+    for h in &files {
+        std::fs::write(format!("{dir}/{}", h.name), &h.bytes).map_err(|e| Error(format!("cannot write {dir}/{}: {e}", h.name)))?;
+        manifest.push(serde_json::json!({ "file": h.name, "needle": h.needle }));
+    }
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error(e.to_string()))? + "\n";
+    std::fs::write(format!("{dir}/manifest.json"), text).map_err(|e| Error(format!("cannot write {dir}/manifest.json: {e}")))?;
+    eprintln!("wrote {} hostile files and manifest.json to {dir}", files.len());
     Ok(())
 }
 
@@ -480,6 +498,7 @@ fn main() {
             "score" => score(&a),
             "info" => load(&a).map(|m| println!("{}", json(&m.info))),
             "synth" => synth_cmd(&a),
+            "hostile" => hostile_cmd(&a),
             "train" => train_cmd(&a),
             "export" => export_cmd(&a),
             "bench" => bench_cmd(&a),

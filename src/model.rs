@@ -103,6 +103,16 @@ impl Config {
         if cfg.n_layer > 1024 || cfg.n_head > cfg.n_embd || cfg.n_embd % cfg.n_head != 0 {
             bail!("inconsistent hyper-parameters: {} layers, {} heads, width {}", cfg.n_layer, cfg.n_head, cfg.n_embd);
         }
+        // The key/value cache grows with the tokens seen, up to the context; its largest size must
+        // be addressable (in u64, so that it cannot wrap where usize has 32 bits).
+        let kv = 2 * 4 * cfg.n_layer as u64 * cfg.n_ctx as u64 * cfg.n_embd as u64;
+        if kv > usize::MAX as u64 / 2 {
+            bail!(
+                "this model's key/value cache needs {} MiB at its full context of {} tokens, more than this engine can address",
+                kv >> 20,
+                cfg.n_ctx
+            );
+        }
         Ok(cfg)
     }
 }
@@ -153,7 +163,7 @@ impl<'a> Loader<'a> {
             Source::Tensors(map) => Self::tensor(map, name, dims),
             Source::File { g, bytes } => {
                 let t = Self::info(g, name, dims)?;
-                let mut v = Vec::with_capacity(t.elements());
+                let mut v = crate::try_vec(t.elements(), &format!("tensor {name}"))?;
                 dequantize(&bytes[t.start..t.start + t.len], t.dtype, &mut v);
                 let shape: Vec<usize> = dims.iter().rev().copied().collect();
                 Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)

@@ -113,27 +113,36 @@ impl Model {
     /// Per-token log-probabilities of `text`. The first token is conditioned on the tokenizer's
     /// BOS (`<|endoftext|>` for GPT-2), as GPT-2 was trained; without one it gets no score.
     pub fn score(&self, text: &str) -> Result<Scored> {
+        self.score_after("", text)
+    }
+
+    /// Log-probabilities of `text`'s tokens following `context`: the two are tokenized apart and
+    /// their ids joined (as lm-evaluation-harness scores a continuation), so that a merge across
+    /// the boundary can never count a context token as the text's. `Scored` covers `text` only;
+    /// `context_tokens` says how many came before it.
+    pub fn score_after(&self, context: &str, text: &str) -> Result<Scored> {
         let ids = self.encode_prompt(text)?;
-        let bos = self.tokenizer.bos;
-        let input: Vec<u32> = bos.into_iter().chain(ids.iter().copied()).collect();
+        let context_ids = if context.is_empty() { Vec::new() } else { self.tokenizer.encode(context)? };
+        let prefix: Vec<u32> = self.tokenizer.bos.into_iter().chain(context_ids.iter().copied()).collect();
+        let input: Vec<u32> = prefix.iter().chain(&ids).copied().collect();
         if input.len() > self.gpt.cfg.n_ctx {
-            bail!("the text is {} tokens, longer than the model's context of {} tokens", ids.len(), self.gpt.cfg.n_ctx);
+            bail!("the text is {} tokens, longer than the model's context of {} tokens", input.len(), self.gpt.cfg.n_ctx);
         }
         let mut cache = Cache::new(&self.gpt.cfg);
         let logits = self.gpt.forward(&input, &mut cache, true, false)?.logits;
         let rows: Vec<&[f32]> = logits.chunks_exact(self.gpt.cfg.n_vocab).collect();
-        let shift = if bos.is_some() { 0 } else { 1 };
-        let mut logprobs = vec![None; ids.len()];
-        for (i, lp) in logprobs.iter_mut().enumerate().skip(shift) {
-            // row r predicts the token after input[..=r]
-            let row = &rows[i - shift];
-            *lp = Some(Distribution::new(row).log_prob(row[ids[i] as usize]));
-        }
+        // input[p] is predicted by row p - 1 (the logits after input[..p])
+        let logprobs: Vec<Option<f64>> = (0..ids.len())
+            .map(|i| {
+                let p = prefix.len() + i;
+                (p > 0).then(|| Distribution::new(rows[p - 1]).log_prob(rows[p - 1][ids[i] as usize]))
+            })
+            .collect();
         let scored: Vec<f64> = logprobs.iter().flatten().copied().collect();
         let total: f64 = scored.iter().sum();
         let perplexity = if scored.is_empty() { f64::NAN } else { (-total / scored.len() as f64).exp() };
         let pieces = self.tokenizer.pieces(&ids);
-        Ok(Scored { tokens: ids, pieces, logprobs, total, perplexity })
+        Ok(Scored { tokens: ids, pieces, logprobs, total, perplexity, context_tokens: context_ids.len() })
     }
 }
 
@@ -242,12 +251,15 @@ pub struct Inspection {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Scored {
     pub tokens: Vec<u32>,
     pub pieces: Vec<String>,
     pub logprobs: Vec<Option<f64>>,
     pub total: f64,
     pub perplexity: f64,
+    /// tokens of the context the text was scored after (0 without one)
+    pub context_tokens: usize,
 }
 
 // ---------------------------------------------------------------------------------------------

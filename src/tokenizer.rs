@@ -16,6 +16,22 @@ pub const ENDOFTEXT: &str = "<|endoftext|>";
 const TYPE_NORMAL: i32 = 1;
 const TYPE_CONTROL: i32 = 3;
 
+/// A metadata value in a message: numbers plainly, anything else as its debug form (shortened).
+fn show(v: &Value) -> String {
+    match v {
+        Value::I8(x) => x.to_string(),
+        Value::I16(x) => x.to_string(),
+        Value::I32(x) => x.to_string(),
+        Value::I64(x) => x.to_string(),
+        Value::F32(x) => x.to_string(),
+        Value::F64(x) => x.to_string(),
+        _ => match v.as_u64() {
+            Some(x) => x.to_string(),
+            None => format!("{v:?}").chars().take(60).collect(),
+        },
+    }
+}
+
 /// GPT-2's table from bytes to printable characters: printable Latin-1 bytes map to themselves,
 /// the rest to U+0100 onwards, in byte order.
 fn byte_to_char() -> [char; 256] {
@@ -131,11 +147,24 @@ impl Tokenizer {
                 .iter()
                 .map(|v| match v {
                     Value::I32(x) => Ok(*x),
-                    other => other.as_u64().map(|x| x as i32).ok_or_else(|| Error("tokenizer.ggml.token_type should hold integers".into())),
+                    other => other
+                        .as_u64()
+                        .and_then(|x| i32::try_from(x).ok())
+                        .ok_or_else(|| Error(format!("tokenizer.ggml.token_type should hold small integers, found {other:?}"))),
                 })
                 .collect::<Result<Vec<_>>>()?,
             None => vec![TYPE_NORMAL; tokens.len()],
         };
+        // Special token ids, range-checked as the u64 they are stored in (never narrowed first:
+        // 2^32 + 1 would otherwise become 1). Every *_token_id key is checked, used or not.
+        for (key, v) in &g.metadata {
+            if key.starts_with("tokenizer.ggml.") && key.ends_with("_token_id") {
+                match v.as_u64() {
+                    Some(id) if id < tokens.len() as u64 => {}
+                    _ => bail!("metadata {key} = {} is not a token id of the {}-token vocabulary", show(v), tokens.len()),
+                }
+            }
+        }
         let id = |key: &str| g.get(key).and_then(Value::as_u64).map(|x| x as u32);
         Self::from_vocab(tokens, token_types, merges, id("tokenizer.ggml.bos_token_id"), id("tokenizer.ggml.eos_token_id"))
     }

@@ -11,7 +11,27 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    // A panic aborts the module (a trap, "unreachable" in JS). Its message is kept so that the
+    // worker can say what happened after the trap; the console gets it as well.
+    std::panic::set_hook(Box::new(|info| {
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(info.to_string());
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The message of the panic that trapped the module, if one did (taken: a second call gives null).
+/// Callable after the trap: it touches no engine.
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// Bytes of wasm memory now (the engine's whole heap, weights included).
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    (core::arch::wasm32::memory_size(0) * 65536) as f64
 }
 
 fn err(e: crate::Error) -> JsError {
@@ -56,6 +76,8 @@ pub fn check_gguf_prefix(bytes: &[u8]) -> Result<(), JsError> {
 pub struct Engine {
     model: Model,
     gens: HashMap<u32, Generator>,
+    /// a crash the tests asked for, made by the next `step` (see `failNextStep`)
+    fail_next: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -70,7 +92,7 @@ impl Engine {
     #[wasm_bindgen(js_name = withKernels)]
     pub fn with_kernels(bytes: &[u8], candle: bool) -> Result<Engine, JsError> {
         let kernels = if candle { crate::model::Kernels::Candle } else { crate::model::Kernels::Ours };
-        Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new() })
+        Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new(), fail_next: None })
     }
 
     /// Hyper-parameters, parameter counts and bytes by tensor type.
@@ -102,6 +124,18 @@ impl Engine {
 
     /// One token in `slot`: sampled, or `forced` (a reader's pick from the candidates).
     pub fn step(&mut self, slot: u32, forced: Option<u32>) -> Result<JsValue, JsError> {
+        match self.fail_next.take().as_deref() {
+            None => {}
+            Some("oom") => {
+                // really exhaust the memory: allocate until the allocator aborts the module
+                let mut hog: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hog.push(vec![0u8; 64 << 20]);
+                    std::hint::black_box(&hog);
+                }
+            }
+            Some(kind) => panic!("a test asked the engine to fail here ({kind})"),
+        }
         let gen = self.gens.get_mut(&slot).ok_or_else(|| JsError::new("no generation in progress: call start first"))?;
         let mut step = gen.step(&self.model, forced).map_err(err)?;
         let attention = step.attention.take();
@@ -135,9 +169,18 @@ impl Engine {
         with_attention(&ins, Some(attention))
     }
 
-    /// Per-token log-probabilities, total and perplexity of `text`.
-    pub fn score(&self, text: &str) -> Result<JsValue, JsError> {
-        to_js(&self.model.score(text).map_err(err)?)
+    /// Per-token log-probabilities, total and perplexity of `text`, after `context` when given
+    /// (the two tokenized apart; the result covers `text`'s tokens only).
+    pub fn score(&self, text: &str, context: Option<String>) -> Result<JsValue, JsError> {
+        to_js(&self.model.score_after(context.as_deref().unwrap_or(""), text).map_err(err)?)
+    }
+
+    /// Tests only (the worker accepts the command only when started with `?test-hooks`): the next
+    /// `step` traps the module, by a panic (`"panic"`) or by exhausting the memory (`"oom"`), so
+    /// that the page's recovery from a dead engine can be tested on a real trap.
+    #[wasm_bindgen(js_name = failNextStep)]
+    pub fn fail_next_step(&mut self, kind: &str) {
+        self.fail_next = Some(kind.to_string());
     }
 }
 

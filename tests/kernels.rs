@@ -112,7 +112,7 @@ fn repacking_keeps_the_blocks() {
         assert_eq!(q.to_blocks(), bytes);
         let (mut a, mut b) = (Vec::new(), Vec::new());
         q.dequantize_row(5, &mut a);
-        dequantize(&bytes[5 * dtype.bytes_for(64)..6 * dtype.bytes_for(64)], dtype, &mut b);
+        dequantize(&bytes[5 * dtype.bytes_for(64) as usize..6 * dtype.bytes_for(64) as usize], dtype, &mut b);
         assert_eq!(a, b);
     }
 }

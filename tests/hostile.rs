@@ -1,0 +1,65 @@
+//! Hostile and malformed files fail with a message that names the problem: natively, and compiled
+//! to wasm32 (`wasm-pack test`), where `usize` has 32 bits and a size that wraps would pass a
+//! bounds check and abort the engine later.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use inside_gpt::gguf::{Gguf, Value, MAX_ARRAY_ELEMENTS};
+use inside_gpt::hostile::{self, RawFile};
+use inside_gpt::session::{GenerateOptions, Generator, Model};
+
+fn error_of(bytes: &[u8]) -> String {
+    match Model::from_bytes(bytes) {
+        Ok(_) => panic!("a hostile file loaded"),
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn the_base_file_loads_and_generates() {
+    let model = Model::from_bytes(&hostile::base_file().unwrap()).unwrap();
+    let (mut g, _) = Generator::new(&model, "To be", GenerateOptions::default()).unwrap();
+    g.step(&model, None).unwrap();
+}
+
+#[test]
+fn every_hostile_file_fails_with_its_message() {
+    let files = hostile::files().unwrap();
+    assert!(files.len() >= 30, "{} hostile files", files.len());
+    for h in &files {
+        let e = error_of(&h.bytes);
+        assert!(e.contains(h.needle), "{}: error {e:?} should contain {:?}", h.name, h.needle);
+    }
+}
+
+#[test]
+fn an_array_beyond_the_element_budget_is_refused_though_the_file_holds_it() {
+    let mut raw = RawFile::from_bytes(&hostile::base_file().unwrap()).unwrap();
+    let n = MAX_ARRAY_ELEMENTS as usize + 1;
+    raw.set("general.padding", Value::Array(vec![Value::U8(0); n]));
+    let bytes = raw.to_bytes();
+    let e = Gguf::parse(&bytes).err().unwrap().0;
+    assert!(e.contains("array general.padding has") && e.contains("beyond the"), "{e}");
+}
+
+/// The committed fixtures (`inside-gpt hostile --out tests/fixtures/malformed`) are the generated
+/// ones, and each fails as its manifest says.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn committed_fixtures_match_the_generator_and_fail_as_listed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/malformed");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}/manifest.json")).unwrap()).unwrap();
+    let listed = manifest.as_array().unwrap();
+    let files = hostile::files().unwrap();
+    assert_eq!(listed.len(), files.len(), "regenerate the fixtures: inside-gpt hostile --out tests/fixtures/malformed");
+    for (entry, h) in listed.iter().zip(&files) {
+        assert_eq!(entry["file"], h.name);
+        assert_eq!(entry["needle"], h.needle);
+        let bytes = std::fs::read(format!("{dir}/{}", h.name)).unwrap();
+        assert!(bytes == h.bytes, "{} differs from the generator's: regenerate the fixtures", h.name);
+        assert!(error_of(&bytes).contains(h.needle), "{}", h.name);
+    }
+}
