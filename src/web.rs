@@ -14,7 +14,10 @@ pub fn start() {
     // A panic aborts the module (a trap, "unreachable" in JS). Its message is kept so that the
     // worker can say what happened after the trap; the console gets it as well.
     std::panic::set_hook(Box::new(|info| {
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(info.to_string());
+        let payload = info.payload();
+        let what = payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str)).unwrap_or("a panic");
+        let at = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{what}{at}"));
         console_error_panic_hook::hook(info);
     }));
 }

@@ -8,14 +8,40 @@ function translatePage() {
   document.getElementById('lang').value = lang;
 }
 
+/**
+ * A URL value as a number in [min, max] (whole when `whole`), or null (the widget keeps its
+ * default) when it is not a number. A shared link can hold anything, and the widgets take their
+ * attributes as they are: ?layer=-1 would index no layer, ?maxTokens=1e9 would run for minutes.
+ */
+function number(value, min, max, whole = false) {
+  if (value === null || value.trim() === '') return null;
+  let v = Number(value);
+  if (Number.isNaN(v)) return null;
+  if (whole) v = Math.floor(v); // Infinity stays, and is clamped
+  return Math.max(min, Math.min(max, v));
+}
+
+// URL parameter -> [element, attribute, value or null]. The ranges are the settings inputs' own;
+// seed and top-k stop where the engine's integer types do; layer and head are clamped again by
+// <gpt-attention> to the loaded model's counts.
 const params = new URLSearchParams(location.search);
 const gen = document.querySelector('#generate gpt-generate');
 const att = document.querySelector('gpt-attention');
+const FROM_URL = {
+  prompt: [gen, 'prompt', (v) => v],
+  temperature: [gen, 'temperature', (v) => number(v, 0, 5)],
+  topK: [gen, 'top-k', (v) => number(v, 0, 1e6, true)],
+  topP: [gen, 'top-p', (v) => number(v, 0.01, 1)],
+  seed: [gen, 'seed', (v) => number(v, 0, Number.MAX_SAFE_INTEGER, true)],
+  maxTokens: [gen, 'max-tokens', (v) => number(v, 1, 2048, true)],
+  layer: [att, 'layer', (v) => number(v, 0, 1023, true)],
+  head: [att, 'head', (v) => number(v, 0, 1023, true)],
+};
 // URL -> widgets, before they are built
-const SETTINGS = { prompt: 'prompt', temperature: 'temperature', topK: 'top-k', topP: 'top-p', seed: 'seed', maxTokens: 'max-tokens' };
-for (const [key, attr] of Object.entries(SETTINGS)) if (params.has(key)) gen.setAttribute(attr, params.get(key));
-if (params.has('layer')) att.setAttribute('layer', params.get('layer'));
-if (params.has('head')) att.setAttribute('head', params.get('head'));
+for (const [key, [el, attr, parse]] of Object.entries(FROM_URL)) {
+  const v = params.has(key) ? parse(params.get(key)) : null;
+  if (v !== null) el.setAttribute(attr, String(v));
+}
 
 // the widgets are defined only now, so that they are built with the URL's values
 await import('./inside-gpt.js');

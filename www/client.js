@@ -1,11 +1,13 @@
 // The page's side of the worker protocol: one worker and one loaded model per page, shared by
-// every widget on it. Requests are promises; streaming statuses go to a callback.
+// every widget on it. Requests are promises; streaming statuses go to a callback. When the engine
+// traps (a panic, memory exhausted), the worker is replaced by a fresh one and the model loaded
+// again (from the Cache API or the reader's file), with no reload of the page.
 import { Command, Status } from './protocol.js';
 
 const FINAL = {
   [Command.LOAD]: Status.LOADED, [Command.GENERATE]: Status.DONE, [Command.START]: Status.PROMPT,
   [Command.STEP]: Status.TOKEN, [Command.SCORE]: Status.SCORED, [Command.INSPECT]: Status.INSPECTED,
-  [Command.TOKENIZE]: Status.TOKENIZED,
+  [Command.TOKENIZE]: Status.TOKENIZED, [Command.MEMORY]: Status.MEMORY, [Command.FAIL_NEXT_STEP]: Status.DONE,
 };
 
 let worker = null;
@@ -15,6 +17,18 @@ const pending = new Map();
 const listeners = new Set();
 /** Who wants download progress of the load under way. */
 const progressFns = new Set();
+/** Who wants to hear that the engine crashed and what came of the restart. */
+const crashFns = new Set();
+/** Restarts after a crash, recent ones (milliseconds), to stop a model that crashes at load from looping. */
+const restarts = [];
+
+/** An error from a request that the engine's crash ended: `crash` holds what happened. */
+export class EngineCrash extends Error {
+  constructor(message, panic) {
+    super(message);
+    this.crash = { message, panic };
+  }
+}
 
 /** The loaded model: {info, name, url} or null; `loading` is the promise of a load under way. */
 export const model = { current: null, loading: null, loadingUrl: null };
@@ -22,10 +36,19 @@ export const model = { current: null, loading: null, loadingUrl: null };
 /** Where the shipped models are listed. */
 export const MODELS_URL = new URL('./models/models.json', import.meta.url);
 
+let starts = 0;
+/** How many workers this page has started (1, plus one per restart after a crash). */
+export const workerStarts = () => starts;
+
 function ensureWorker() {
   if (worker) return worker;
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  starts += 1;
+  const url = new URL('./worker.js', import.meta.url);
+  // tests set this before the first widget loads, to reach the worker's test-only commands
+  if (globalThis.INSIDE_GPT_TEST_HOOKS) url.searchParams.set('test-hooks', '');
+  worker = new Worker(url, { type: 'module' });
   worker.onmessage = ({ data }) => {
+    if (data.status === Status.CRASHED) { recover(data); return; }
     const p = pending.get(data.id);
     if (!p) return;
     if (data.status === Status.ERROR) {
@@ -43,6 +66,39 @@ function ensureWorker() {
     pending.clear();
   };
   return worker;
+}
+
+/**
+ * The worker's engine trapped: every request under way fails with the crash's message, a fresh
+ * worker starts, and the model that was loaded loads again (the one whose load crashed is not
+ * retried). Listeners hear {message, panic, reloaded: Promise}.
+ */
+function recover(data) {
+  worker.terminate();
+  worker = null;
+  const crash = new EngineCrash(data.message, data.panic);
+  for (const p of pending.values()) p.reject(crash);
+  pending.clear();
+  progressFns.clear();
+  model.loading = null;
+  model.loadingUrl = null;
+  const previous = model.current;
+  model.current = null;
+  const now = performance.now();
+  while (restarts.length && now - restarts[0] > 60_000) restarts.shift();
+  restarts.push(now);
+  let reloaded;
+  if (!previous) reloaded = Promise.resolve(null);
+  else if (restarts.length > 3) reloaded = Promise.reject(new Error('the engine crashed three times in a minute: not restarting it again; reload the page'));
+  else reloaded = loadModel(previous.from);
+  reloaded.catch(() => {});
+  for (const fn of crashFns) fn({ message: data.message, panic: data.panic, command: data.command, reloaded });
+}
+
+/** Calls `fn({message, panic, command, reloaded})` whenever the engine crashes and is restarted. */
+export function onCrash(fn) {
+  crashFns.add(fn);
+  return () => crashFns.delete(fn);
 }
 
 function request(msg, onMessage, transfer = []) {
@@ -77,7 +133,8 @@ export async function shippedModels() {
 }
 
 /**
- * Loads a model from {url} or {bytes, name}; progress(loaded, total) while it downloads.
+ * Loads a model from {url}, {file, name} (a File or Blob: kept, so that a restart after a crash
+ * can read it again) or {bytes, name}; progress(loaded, total) while it downloads.
  * A failed load rejects and leaves the previous model in place.
  */
 export function loadModel(source, progress) {
@@ -85,17 +142,19 @@ export function loadModel(source, progress) {
   if (url && model.current?.url === url) return Promise.resolve(model.current);
   if (progress) progressFns.add(progress);
   if (url && model.loadingUrl === url) return model.loading;
-  const msg = source.bytes ? { command: Command.LOAD, bytes: source.bytes, name: source.name } : { command: Command.LOAD, url };
+  // raw bytes move to the worker; a Blob of them is what a restart reads back
+  const kept = url ? { url, name: source.name } : { file: source.file ?? new Blob([source.bytes]), name: source.name };
   const onProgress = (m) => { if (m.status === Status.PROGRESS) for (const fn of progressFns) fn(m.loaded, m.total); };
-  const p = request(msg, onProgress, source.bytes ? [source.bytes] : [])
-    .then((m) => {
-      model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, seconds: m.seconds, threads: m.threads };
-      for (const fn of listeners) fn(model.current);
-      return model.current;
-    })
-    .finally(() => {
-      if (model.loading === p) { model.loading = null; model.loadingUrl = null; progressFns.clear(); }
-    });
+  const p = (async () => {
+    const bytes = url ? null : source.bytes ?? await kept.file.arrayBuffer();
+    const msg = bytes ? { command: Command.LOAD, bytes, name: source.name } : { command: Command.LOAD, url };
+    const m = await request(msg, onProgress, bytes ? [bytes] : []);
+    model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads };
+    for (const fn of listeners) fn(model.current);
+    return model.current;
+  })().finally(() => {
+    if (model.loading === p) { model.loading = null; model.loadingUrl = null; progressFns.clear(); }
+  });
   model.loading = p;
   model.loadingUrl = url;
   return p;
@@ -116,6 +175,10 @@ export const generate = (slot, prompt, options, maxTokens, onMessage) =>
 export const stop = (slot) => ensureWorker().postMessage({ command: Command.STOP, slot });
 export const start = (slot, prompt, options) => request({ command: Command.START, slot, prompt, options });
 export const step = (slot, token) => request({ command: Command.STEP, slot, token });
-export const score = (text) => request({ command: Command.SCORE, text });
+export const score = (text, context) => request({ command: Command.SCORE, text, context });
+/** The engine's wasm memory in bytes. */
+export const memory = () => request({ command: Command.MEMORY }).then((m) => m.wasmBytes);
+/** Tests only: the next step traps the engine ('panic' or 'oom'). */
+export const failNextStep = (kind) => request({ command: Command.FAIL_NEXT_STEP, kind });
 export const inspect = (text, channels = 64) => request({ command: Command.INSPECT, text, channels });
 export const tokenize = (text) => request({ command: Command.TOKENIZE, text });

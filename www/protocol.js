@@ -13,12 +13,17 @@ export const Command = Object.freeze({
   START: 'start',
   /** {command, id, slot, token?}: one token (the reader's pick, or sampled); answers TOKEN with `candidates` */
   STEP: 'step',
-  /** {command, id, text}: per-token log-probabilities */
+  /** {command, id, text, context?}: per-token log-probabilities of `text` (after `context`, when given) */
   SCORE: 'score',
   /** {command, id, text, channels}: every stage of the network on `text` */
   INSPECT: 'inspect',
   /** {command, id, text}: token ids and pieces */
   TOKENIZE: 'tokenize',
+  /** {command, id}: the engine's memory (answers MEMORY) */
+  MEMORY: 'memory',
+  /** {command, id, kind: 'panic'|'oom'}: tests only (a worker started with `?test-hooks`): the
+   * next step traps the engine, so that recovery can be tested on a real trap */
+  FAIL_NEXT_STEP: 'failNextStep',
 });
 
 /** Statuses the worker sends. */
@@ -36,14 +41,20 @@ export const Status = Object.freeze({
    * (`tokensAfterStop`: tokens finished after the Stop message arrived, at most 1; `profile`, when
    * the options asked for it: {matmulMs, lmHeadMs, attentionMs, otherMs, samplingMs, calls}) */
   DONE: 'done',
-  /** {status, id, tokens, pieces, logprobs, total, perplexity} */
+  /** {status, id, tokens, pieces, logprobs, total, perplexity, contextTokens} */
   SCORED: 'scored',
   /** {status, id, tokens, pieces, stages, attention, next} */
   INSPECTED: 'inspected',
   /** {status, id, tokens, pieces} */
   TOKENIZED: 'tokenized',
+  /** {status, id, wasmBytes}: the engine's wasm memory */
+  MEMORY: 'memory',
   /** {status, id, command, message}: the command failed; the worker keeps its previous model */
   ERROR: 'error',
+  /** {status, id, command, message, panic}: the engine trapped (a panic, memory exhausted) while
+   * running `command`; this worker is dead and answers nothing more: the page starts a fresh one
+   * and loads the model again. `panic`: the panic's message, or null (e.g. out of memory). */
+  CRASHED: 'crashed',
 });
 
 /**

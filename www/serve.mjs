@@ -13,10 +13,15 @@ const TYPES = {
 };
 
 export function serve(root, port = 8080, host = '127.0.0.1') {
+  root = path.resolve(root);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
-    let file = path.normalize(path.join(root, decodeURIComponent(url.pathname)));
-    if (!file.startsWith(root)) { res.writeHead(403).end('forbidden'); return; }
+    let name;
+    try { name = decodeURIComponent(url.pathname); } catch { res.writeHead(400).end('bad request: malformed %-escape'); return; }
+    if (name.includes('\0')) { res.writeHead(400).end('bad request'); return; }
+    let file = path.resolve(root, '.' + path.posix.normalize('/' + name));
+    // inside the root itself, not a sibling folder whose name starts like it (/site-private)
+    if (file !== root && !file.startsWith(root + path.sep)) { res.writeHead(403).end('forbidden'); return; }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
     fs.stat(file, (err, st) => {
       const headers = {

@@ -7,8 +7,11 @@ import { Command, Status, CACHE_NAME } from './protocol.js';
 // products run on a pool of `?threads=N` workers. By default N is the machine's cores less one (this
 // worker keeps doing the rest of each token), at most 8: on 2 cores a pool measured slower decoding
 // (BENCHMARKS.md). Otherwise, and with N = 1, the single-thread build. Same bits either way.
-const asked = Number(new URL(self.location.href).searchParams.get('threads')) || Math.min((navigator.hardwareConcurrency || 1) - 1, 8);
-let Engine, checkGgufPrefix;
+const params = new URL(self.location.href).searchParams;
+const asked = Number(params.get('threads')) || Math.min((navigator.hardwareConcurrency || 1) - 1, 8);
+/** Commands that exist for tests only (making the engine trap) are refused without this. */
+const testHooks = params.has('test-hooks');
+let Engine, checkGgufPrefix, lastPanic, memoryBytes;
 let threads = 1;
 async function boot() {
   let pkg = null;
@@ -24,11 +27,35 @@ async function boot() {
     pkg = await import('./pkg/inside_gpt.js');
     await pkg.default();
   }
-  ({ Engine, checkGgufPrefix } = pkg);
+  ({ Engine, checkGgufPrefix, lastPanic, memoryBytes } = pkg);
 }
 const ready = boot();
 /** @type {import('./pkg/inside_gpt.js').Engine|null} */
 let engine = null;
+/** Set once the module has trapped: its memory and wasm-bindgen's borrow flags are no longer
+ * trustworthy, so this worker answers nothing more and the page starts a fresh one. */
+let dead = null;
+
+/** A trap of the wasm module (a Rust panic or an allocation failure aborts it), as opposed to an
+ * error the engine returned. After a trap, any later call on the engine fails with "recursive
+ * use of an object", which is the same trap seen late. */
+function isTrap(e) {
+  return e instanceof WebAssembly.RuntimeError || /recursive use of an object|unreachable|null pointer passed to rust/i.test(e?.message ?? '');
+}
+
+/** What a trap was, in words: the panic's message when there was one. */
+function describeTrap(e) {
+  let panic = null;
+  try { panic = lastPanic?.() ?? null; } catch { /* the module is too broken to say */ }
+  const raw = e?.message ?? String(e);
+  // without a panic, an abort is almost always a failed allocation (Rust aborts on those)
+  let mib = null;
+  try { mib = Math.round(memoryBytes() / 2 ** 20); } catch { /* unknown */ }
+  const message = panic ? `the engine panicked: ${panic}`
+    : /unreachable/i.test(raw) ? `the engine ran out of memory (${mib ?? '?'} MiB of wasm memory in use) and aborted`
+      : `the engine crashed (${raw})`;
+  return { message, panic };
+}
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 
@@ -146,7 +173,7 @@ async function generate(msg) {
     post({ status: Status.DONE, id: msg.id, slot, reason, tokens: n, tokensAfterStop: afterStop, tokensSec: n / ((performance.now() - t0) / 1000), profile });
   } finally {
     running.delete(slot);
-    engine?.end(slot);
+    if (!dead) try { engine?.end(slot); } catch { /* a trap: reported by the caller */ }
   }
 }
 
@@ -156,6 +183,10 @@ function needEngine() {
 }
 
 self.onmessage = async ({ data: msg }) => {
+  if (dead) {
+    if (msg.id !== undefined) post({ status: Status.ERROR, id: msg.id, command: msg.command, message: dead.message });
+    return;
+  }
   try {
     switch (msg.command) {
       case Command.LOAD: await load(msg); break;
@@ -180,7 +211,16 @@ self.onmessage = async ({ data: msg }) => {
         break;
       }
       case Command.SCORE:
-        post({ status: Status.SCORED, id: msg.id, ...needEngine().score(msg.text) });
+        post({ status: Status.SCORED, id: msg.id, ...needEngine().score(msg.text, msg.context ?? undefined) });
+        break;
+      case Command.MEMORY:
+        await ready;
+        post({ status: Status.MEMORY, id: msg.id, wasmBytes: memoryBytes() });
+        break;
+      case Command.FAIL_NEXT_STEP:
+        if (!testHooks) throw new Error('failNextStep is a test command: start the worker with ?test-hooks');
+        needEngine().failNextStep(msg.kind);
+        post({ status: Status.DONE, id: msg.id });
         break;
       case Command.TOKENIZE:
         post({ status: Status.TOKENIZED, id: msg.id, ...needEngine().tokenize(msg.text) });
@@ -193,6 +233,11 @@ self.onmessage = async ({ data: msg }) => {
       default: throw new Error(`unknown command ${JSON.stringify(msg.command)}`);
     }
   } catch (e) {
+    if (dead || isTrap(e)) {
+      dead ??= describeTrap(e);
+      post({ status: Status.CRASHED, id: msg.id, command: msg.command, ...dead });
+      return;
+    }
     post({ status: Status.ERROR, id: msg.id, command: msg.command, message: e?.message ?? String(e) });
   }
 };

@@ -28,16 +28,17 @@ function toRows(a) {
 export class GptAttention extends GptElement {
   build() {
     this.genSlot = newSlot();
-    this.layer = this.num('layer', 0);
-    this.head = this.num('head', 0);
+    // the model's own counts are not known yet: set() clamps from above
+    this.layer = this.int('layer', 0, 0, 1023);
+    this.head = this.int('head', 0, 0, 1023);
     this.root.innerHTML = `
       <div class="card">
         <h3 data-t="att.title"></h3>
         <div class="row">
           <label class="grow"><span data-t="att.text"></span> <input class="text grow" type="text"></label>
-          <button class="run" data-t="att.run" disabled></button>
-          <button class="gen secondary" data-t="att.gen" disabled></button>
-          <button class="stop secondary" data-t="gen.stop" disabled></button>
+          <button class="run" data-run data-t="att.run"></button>
+          <button class="gen secondary" data-run data-t="att.gen"></button>
+          <button class="stop secondary" data-stop data-t="gen.stop"></button>
         </div>
         <p class="status" role="status" aria-live="polite"></p>
         <div class="cols2">
@@ -66,9 +67,17 @@ export class GptAttention extends GptElement {
     map.addEventListener('keydown', (e) => this.key(e));
   }
 
+  /** The maps were the old model's: cleared, and the text analysed again by the new one. */
   modelChanged() {
-    this.$('.run').disabled = this.$('.gen').disabled = false;
-    if (this.isConnected) this.analyse();
+    this.rows = null;
+    this.geom = null;
+    this.cursor = null;
+    this.$('.grid').replaceChildren();
+    this.$('.which').textContent = '';
+    this.$('.readout').textContent = '';
+    const map = this.$('.map');
+    map.getContext('2d').clearRect(0, 0, map.width, map.height);
+    this.whenIdle(() => this.analyse());
   }
 
   select(layer, head) {
@@ -78,14 +87,11 @@ export class GptAttention extends GptElement {
     this.draw();
   }
 
-  async analyse() {
-    try {
-      const r = await inspect(this.$('.text').value, 1);
+  analyse() {
+    return this.task(async (run) => {
+      const r = await run(inspect(this.$('.text').value, 1));
       this.set(r.pieces, r.attention);
-      this.status('');
-    } catch (e) {
-      this.failed(e);
-    }
+    });
   }
 
   set(pieces, attention) {
@@ -100,11 +106,9 @@ export class GptAttention extends GptElement {
     this.draw();
   }
 
-  async generate() {
-    this.$('.gen').disabled = this.$('.run').disabled = true;
-    this.$('.stop').disabled = false;
-    try {
-      await generate(this.genSlot, this.$('.text').value, { temperature: 0.8, topK: 40, topP: 0.95, seed: 7, topN: 1, attention: true }, this.num('tokens', 24), (m) => {
+  generate() {
+    return this.task(async (run) => {
+      await run(generate(this.genSlot, this.$('.text').value, { temperature: 0.8, topK: 40, topP: 0.95, seed: 7, topN: 1, attention: true }, this.int('tokens', 24, 1, 2048), run.each((m) => {
         if (m.status === 'prompt') this.set(m.pieces, m.attention);
         else if (m.status === 'token' && m.attention) {
           this.pieces.push(m.piece);
@@ -117,13 +121,8 @@ export class GptAttention extends GptElement {
           this.buildGrid();
           this.draw();
         }
-      });
-    } catch (e) {
-      this.failed(e);
-    } finally {
-      this.$('.gen').disabled = this.$('.run').disabled = false;
-      this.$('.stop').disabled = true;
-    }
+      })));
+    });
   }
 
   /** The rows shown: a window of up to WINDOW tokens ending at the focused token. */

@@ -1,14 +1,27 @@
-// The widgets' base class: a shadow root with the shared stylesheet, translated strings, and the
-// page's one model (loaded on first use; the `model` attribute names a GGUF URL).
+// The widgets' base class: a shadow root with the shared stylesheet, translated strings, the
+// page's one model (loaded on first use; the `model` attribute names a GGUF URL), and the one way
+// a widget runs something (`task`): one run at a time, its buttons kept in step, its errors in the
+// status line, and its results dropped when the model changed under it.
 import { sheet } from './style.js';
 import { t, onLang } from '../i18n.js';
 import { ensureModel, onModel } from '../client.js';
+
+/** Thrown through a task whose model was replaced while it ran; the task ends quietly. */
+const STALE = Symbol('stale');
 
 export class GptElement extends HTMLElement {
   constructor() {
     super();
     this.root = this.attachShadow({ mode: 'open' });
     this.root.adoptedStyleSheets = [sheet];
+    /** A task is running (see `task`). */
+    this.busy = false;
+    /** Bumped by every model load: a task started under an older number is stale. */
+    this.generation = 0;
+    /** The loaded model, once there is one. */
+    this.model = null;
+    /** `data-run` controls wait for a model; the model picker's do not. */
+    this.needsModel = true;
   }
 
   connectedCallback() {
@@ -16,9 +29,64 @@ export class GptElement extends HTMLElement {
       this.built = true;
       this.build();
     }
-    this.unsubscribe = [onLang(() => this.translate()), onModel((m) => this.modelChanged(m))];
+    this.unsubscribe = [onLang(() => this.translate()), onModel((m) => this.modelArrived(m))];
+    this.controls();
     this.translate();
     if (!this.hasAttribute('no-autoload')) this.autoload();
+  }
+
+  /** A (new) model is loaded: whatever runs for the old one is stale, its controls are usable. */
+  modelArrived(m) {
+    this.generation++;
+    this.model = m;
+    this.controls();
+    this.modelChanged(m);
+  }
+
+  /**
+   * Runs `fn(run)` as this widget's one task, or returns null (and does nothing) while one runs,
+   * so that a double click or Ctrl+Enter cannot start a second. While it runs, `data-run` controls
+   * are disabled and `data-stop` ones enabled; the status line is set to `status` first and
+   * shows the error if it fails. `await run(promise)` gives the promise's value, or ends the task
+   * quietly if the model changed meanwhile; `run.each(fn)` wraps a streaming callback the same
+   * way, and `run.live` says whether the task's model is still the loaded one.
+   */
+  task(fn, { status = '' } = {}) {
+    if (this.busy) return null;
+    const generation = this.generation;
+    const run = (promise) => promise.then((v) => { if (!run.live) throw STALE; return v; });
+    Object.defineProperty(run, 'live', { get: () => generation === this.generation });
+    run.each = (f) => (...args) => { if (run.live) f(...args); };
+    this.busy = true;
+    this.controls();
+    this.status(status);
+    return (async () => {
+      try {
+        return await fn(run);
+      } catch (e) {
+        if (e !== STALE && run.live) this.failed(e);
+        return undefined;
+      } finally {
+        this.busy = false;
+        this.controls();
+        const next = this.queued;
+        this.queued = null;
+        next?.();
+      }
+    })();
+  }
+
+  /** Calls `fn` now, or when the task under way ends (only the last one asked for is kept). */
+  whenIdle(fn) {
+    if (this.busy) this.queued = fn;
+    else fn();
+  }
+
+  /** Enables and disables the run and stop controls for the widget's state; widgets may add to it. */
+  controls() {
+    const off = this.busy || (this.needsModel && !this.model);
+    for (const el of this.$$('[data-run]')) el.disabled = off;
+    for (const el of this.$$('[data-stop]')) el.disabled = !this.busy;
   }
 
   /** Loads the `model` attribute's URL, or the page's model (the first shipped one by default). */
@@ -32,17 +100,24 @@ export class GptElement extends HTMLElement {
 
   /** Fills the shadow root once; `data-t` (text), `data-t-label` (aria-label), `data-t-ph` (placeholder) are translated. */
   build() {}
-  /** A model finished loading. */
+  /** A model finished loading (the first, or another): clear what came from the old one. */
   modelChanged() {}
   /** Something failed; widgets show it in their status line. */
   failed(e) {
     const s = this.$('.status');
-    if (s) { s.textContent = e.message; s.classList.add('error'); }
+    // a request the engine's crash ended: say so, and that it is coming back
+    const text = e?.crash ? t('crash.widget', { message: e.crash.message }) : e?.message ?? String(e);
+    if (s) { s.textContent = text; s.classList.add('error'); }
   }
 
   status(text) {
     const s = this.$('.status');
     if (s) { s.textContent = text; s.classList.remove('error'); }
+  }
+
+  /** Empties the status line unless it shows an error, which still explains (a crash, a bad setting) after a model change. */
+  clearStatus() {
+    if (!this.$('.status')?.classList.contains('error')) this.status('');
   }
 
   $(sel) { return this.root.querySelector(sel); }
@@ -53,6 +128,8 @@ export class GptElement extends HTMLElement {
     for (const el of this.$$('[data-t-label]')) el.setAttribute('aria-label', t(el.dataset.tLabel));
     for (const el of this.$$('[data-t-ph]')) el.setAttribute('placeholder', t(el.dataset.tPh));
     for (const el of this.$$('[data-t-title]')) el.setAttribute('title', t(el.dataset.tTitle));
+    for (const el of this.$$('.tok[role=button]')) el.setAttribute('aria-label', t(el.numbers.label, el.numbers.vars));
+    for (const el of this.$$('.tok-detail')) if (el.shown) showDetail(el, el.shown);
     this.translated?.();
   }
 
@@ -61,6 +138,70 @@ export class GptElement extends HTMLElement {
     const v = Number(this.getAttribute(name));
     return this.hasAttribute(name) && Number.isFinite(v) ? v : fallback;
   }
+
+  /** An integer attribute clamped to [min, max], or `fallback` when it is not a number. */
+  int(name, fallback, min, max) {
+    const v = Math.floor(this.num(name, fallback));
+    return Math.max(min, Math.min(max, Number.isFinite(v) ? v : fallback));
+  }
+
+  /**
+   * Shows the numbers of the token (made by `withNumbers`) that is focused, clicked or tapped in
+   * any of `outs` in the details line `line`, so they are not only in a hover tooltip. Each output
+   * keeps one token in the Tab order (the last one visited, else the first); the arrow keys, Home
+   * and End move between its tokens.
+   */
+  tokenDetails(outs, line) {
+    const tokens = (out) => [...out.querySelectorAll('.tok[role=button]')];
+    for (const out of outs) {
+      out.addEventListener('focusin', (e) => {
+        const tok = e.target.closest?.('.tok[role=button]');
+        if (!tok) return;
+        for (const other of out.querySelectorAll('.tok[tabindex="0"]')) if (other !== tok) other.tabIndex = -1;
+        tok.tabIndex = 0;
+        showDetail(line, tok);
+      });
+      out.addEventListener('click', (e) => {
+        const tok = e.target.closest?.('.tok[role=button]');
+        if (!tok) return;
+        tok.focus();
+        showDetail(line, tok);
+      });
+      out.addEventListener('keydown', (e) => {
+        const tok = e.target.closest?.('.tok[role=button]');
+        if (!tok) return;
+        const all = tokens(out);
+        const i = all.indexOf(tok);
+        const to = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: all.length - 1 }[e.key];
+        if (to !== undefined) all[Math.max(0, Math.min(all.length - 1, to))].focus();
+        else if (e.key === 'Enter' || e.key === ' ') showDetail(line, tok);
+        else return;
+        e.preventDefault();
+      });
+      // new output: its first token takes the Tab stop; a cleared output clears the line
+      new MutationObserver(() => {
+        if (!out.querySelector('.tok[tabindex="0"]')) { const first = tokens(out)[0]; if (first) first.tabIndex = 0; }
+        if (line.shown && !line.shown.isConnected) { line.shown = null; line.textContent = ''; }
+      }).observe(out, { childList: true });
+    }
+  }
+}
+
+/**
+ * Gives a token span its numbers for every reader: focusable, and named by the `label` string
+ * with `vars`; `detail` is the string the details line shows for it (see `tokenDetails`).
+ */
+export function withNumbers(span, label, detail, vars) {
+  span.setAttribute('role', 'button');
+  span.tabIndex = -1;
+  span.numbers = { label, detail, vars };
+  span.setAttribute('aria-label', t(label, vars));
+  return span;
+}
+
+function showDetail(line, tok) {
+  line.shown = tok;
+  line.textContent = t(tok.numbers.detail, tok.numbers.vars);
 }
 
 /** Colour for a probability: strong where the model was unsure. */

@@ -1,6 +1,9 @@
 // <gpt-choices>: zero-shot classification and multiple choice by log-likelihood, as GPT-1 did:
-// score "context + each answer" with the real model and pick the answer the model finds most
-// likely. The numbers are shown as they are, including when the small model gets it wrong.
+// score each answer after the context with the real model and pick the answer the model finds
+// most likely. The numbers are shown as they are, including when the small model gets it wrong.
+// The engine tokenizes the context and the answer apart and scores only the answer's tokens (as
+// lm-evaluation-harness scores continuations): tokenizing "context + answer" as one text can merge
+// the two across the boundary, and then no token is the answer's alone.
 import { GptElement, fmt } from './base.js';
 import { t } from '../i18n.js';
 import { score } from '../client.js';
@@ -15,7 +18,7 @@ export class GptChoices extends GptElement {
         <textarea id="ctx" class="context" rows="3" data-t-label="ch.context"></textarea>
         <p class="muted" data-t="ch.answersHelp"></p>
         <textarea class="answers" rows="3" data-t-label="ch.answers"></textarea>
-        <div class="row"><button class="run" data-t="ch.run" disabled></button>
+        <div class="row"><button class="run" data-run data-t="ch.run"></button>
           <label><input class="expect" type="text" size="12" data-t-ph="ch.expect" data-t-label="ch.expect"></label></div>
         <p class="status" role="status" aria-live="polite"></p>
         <table class="results"><thead><tr><th data-t="ch.answer"></th><th data-t="ch.total"></th><th data-t="ch.mean"></th><th data-t="ch.prob"></th></tr></thead><tbody></tbody></table>
@@ -27,26 +30,23 @@ export class GptChoices extends GptElement {
     this.$('.run').onclick = () => this.run();
   }
 
+  /** The table held the old model's numbers. */
   modelChanged() {
-    this.$('.run').disabled = false;
+    this.$('.results tbody').replaceChildren();
+    this.clearStatus();
   }
 
-  async run() {
-    const context = this.$('.context').value;
-    const answers = this.$('.answers').value.split('\n').filter((a) => a.length > 0);
-    const body = this.$('.results tbody');
-    body.replaceChildren();
-    this.status(t('ch.scoring'));
-    try {
-      const base = await score(context);
+  run() {
+    return this.task(async (run) => {
+      const context = this.$('.context').value;
+      const answers = this.$('.answers').value.split('\n').filter((a) => a.length > 0);
+      const body = this.$('.results tbody');
+      body.replaceChildren();
       const rows = [];
       for (const a of answers) {
-        const r = await score(context + a);
-        // the answer's own tokens: those after the context's (when tokenization agrees on the boundary)
-        const k = base.tokens.every((id, i) => r.tokens[i] === id) ? base.tokens.length : 0;
-        const lps = r.logprobs.slice(k).filter((x) => x !== null);
-        const total = lps.reduce((s, x) => s + x, 0);
-        rows.push({ a, total, mean: total / Math.max(1, lps.length), n: lps.length });
+        // log p(answer | context): `total` and `tokens` cover the answer's tokens only
+        const r = await run(score(a, context));
+        rows.push({ a, total: r.total, mean: r.total / Math.max(1, r.tokens.length), n: r.tokens.length });
       }
       const max = Math.max(...rows.map((r) => r.total));
       const z = rows.reduce((s, r) => s + Math.exp(r.total - max), 0);
@@ -65,8 +65,6 @@ export class GptChoices extends GptElement {
       const expect = this.$('.expect').value;
       const verdict = expect ? (best.a.trim() === expect.trim() ? t('ch.right', { a: best.a.trim() }) : t('ch.wrong', { a: best.a.trim(), e: expect.trim() })) : t('ch.picked', { a: best.a.trim() });
       this.status(verdict);
-    } catch (e) {
-      this.failed(e);
-    }
+    }, { status: t('ch.scoring') });
   }
 }

@@ -20,10 +20,11 @@ export class GptCompare extends GptElement {
             <p class="muted speed"></p>
           </div>`).join('')}
         </div>
+        <p class="tok-detail"></p>
         ${settingsHtml()}
         <div class="row">
-          <button class="run" data-t="cmp.run" disabled></button>
-          <button class="stop secondary" data-t="gen.stop" disabled></button>
+          <button class="run" data-run data-t="cmp.run"></button>
+          <button class="stop secondary" data-stop data-t="gen.stop"></button>
         </div>
         <p class="status" role="status" aria-live="polite"></p>
       </div>`;
@@ -34,33 +35,36 @@ export class GptCompare extends GptElement {
     applySettings(this);
     this.$('.run').onclick = () => this.run();
     this.$('.stop').onclick = () => this.slots.forEach(stop);
+    this.tokenDetails(this.$$('.side .out'), this.$('.tok-detail'));
   }
 
+  /** Both texts were the old model's (a run under way is stopped by the load). */
   modelChanged() {
-    if (!this.running) this.$('.run').disabled = false;
+    for (const side of this.$$('.side')) {
+      side.querySelector('.out').replaceChildren();
+      side.querySelector('.speed').textContent = '';
+    }
+    this.clearStatus();
   }
 
-  async run() {
-    const { options, maxTokens } = readSettings(this);
-    this.running = true;
-    this.$('.run').disabled = true;
-    this.$('.stop').disabled = false;
-    this.status('');
-    const sides = this.$$('.side');
-    const runs = sides.map((side, i) => {
-      const out = side.querySelector('.out');
-      out.replaceChildren();
-      return generate(this.slots[i], side.querySelector('.prompt').value, options, maxTokens, (m) => {
-        if (m.status === 'prompt') for (const p of m.pieces) out.append(tokenSpan(p, 'prompt'));
-        else if (m.status === 'token') out.append(tokenFor(m));
-      }).then((d) => { side.querySelector('.speed').textContent = t('gen.done', { n: d.tokens, speed: fmt(d.tokensSec, 1) }); });
+  run() {
+    return this.task(async (run) => {
+      const { options, maxTokens } = readSettings(this);
+      const sides = this.$$('.side');
+      const runs = sides.map((side, i) => {
+        const out = side.querySelector('.out');
+        out.replaceChildren();
+        side.querySelector('.speed').textContent = '';
+        return run(generate(this.slots[i], side.querySelector('.prompt').value, options, maxTokens, run.each((m) => {
+          if (m.status === 'prompt') for (const p of m.pieces) out.append(tokenSpan(p, 'prompt'));
+          else if (m.status === 'token') out.append(tokenFor(m));
+        }))).then((d) => { side.querySelector('.speed').textContent = t('gen.done', { n: d.tokens, speed: fmt(d.tokensSec, 1) }); });
+      });
+      // both run to their end even when one fails, so that the slots are free again
+      const results = await Promise.allSettled(runs);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      this.status(t('cmp.same', { seed: options.seed }));
     });
-    const results = await Promise.allSettled(runs);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) this.failed(failed.reason);
-    else this.status(t('cmp.same', { seed: options.seed }));
-    this.running = false;
-    this.$('.run').disabled = false;
-    this.$('.stop').disabled = true;
   }
 }

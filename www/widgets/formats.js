@@ -23,7 +23,7 @@ export class GptFormats extends GptElement {
           <label><span data-t="fmt.a"></span> <input class="a grow" type="text"></label>
           <label><span data-t="fmt.b"></span> <input class="b grow" type="text"></label>
         </div>
-        <div class="row"><button class="run" data-t="fmt.run" disabled></button></div>
+        <div class="row"><button class="run" data-run data-t="fmt.run"></button></div>
         <p class="status" role="status" aria-live="polite"></p>
         <div class="out"></div>
         <p class="muted" data-t="fmt.note"></p>
@@ -33,24 +33,23 @@ export class GptFormats extends GptElement {
     this.$('.run').onclick = () => this.run();
   }
 
+  /** Another model may have another tokenizer: the sequences are built again. */
   modelChanged() {
-    this.$('.run').disabled = false;
-    this.run();
+    this.last = null;
+    this.$('.out').replaceChildren();
+    this.whenIdle(() => this.run());
   }
 
   translated() {
     if (this.last) this.render(...this.last);
   }
 
-  async run() {
-    try {
-      const [a, b] = await Promise.all([tokenize(this.$('.a').value), tokenize(this.$('.b').value)]);
+  run() {
+    return this.task(async (run) => {
+      const [a, b] = await run(Promise.all([tokenize(this.$('.a').value), tokenize(this.$('.b').value)]));
       this.last = [a, b];
       this.render(a, b);
-      this.status('');
-    } catch (e) {
-      this.failed(e);
-    }
+    });
   }
 
   render(a, b) {

@@ -1,8 +1,8 @@
 // <gpt-generate>: the model writes, one token at a time. Each token shows its boundary and is
-// coloured by the probability the model gave it; hover or focus shows probability, rank and the
-// entropy of the distribution it was drawn from. Attributes: prompt, temperature, top-k, top-p,
-// seed, max-tokens, model.
-import { GptElement, probColour, tokenSpan, fmt } from './base.js';
+// coloured by the probability the model gave it; hovering it, focusing it (Tab, then the arrow
+// keys) or tapping it shows probability, rank and the entropy of the distribution it was drawn
+// from. Attributes: prompt, temperature, top-k, top-p, seed, max-tokens, model.
+import { GptElement, probColour, tokenSpan, withNumbers, fmt } from './base.js';
 import { t } from '../i18n.js';
 import { generate, stop, newSlot } from '../client.js';
 
@@ -34,14 +34,15 @@ export function readSettings(el) {
   };
 }
 
-/** One streamed token as a span with its numbers in the tooltip. */
+/** One streamed token as a span with its numbers: in the tooltip, its accessible name and its details line. */
 export function tokenFor(m) {
   const s = tokenSpan(m.text, 'gen');
   s.style.background = probColour(m.prob);
   s.dataset.token = m.token;
   s.dataset.prob = m.prob;
-  s.title = t('gen.tip', { p: fmt(m.prob, 4), rank: m.rank + 1, h: fmt(m.entropy, 2), piece: JSON.stringify(m.piece), id: m.token });
-  return s;
+  const vars = { p: fmt(m.prob, 4), rank: m.rank + 1, h: fmt(m.entropy, 2), piece: JSON.stringify(m.piece), id: m.token };
+  s.title = t('gen.tip', vars);
+  return withNumbers(s, 'tok.gen', 'tok.genDetail', vars);
 }
 
 export class GptGenerate extends GptElement {
@@ -54,12 +55,13 @@ export class GptGenerate extends GptElement {
         <textarea id="prompt" class="prompt" rows="3" data-t-label="gen.prompt"></textarea>
         ${settingsHtml()}
         <div class="row">
-          <button class="run" data-t="gen.run" disabled></button>
-          <button class="stop secondary" data-t="gen.stop" disabled></button>
+          <button class="run" data-run data-t="gen.run"></button>
+          <button class="stop secondary" data-stop data-t="gen.stop"></button>
           <span class="speed muted" aria-live="off"></span>
         </div>
         <p class="status" role="status" aria-live="polite"></p>
         <div class="out tokens" role="log" aria-live="off" data-t-label="gen.output"></div>
+        <p class="tok-detail"></p>
         <p class="muted" data-t="gen.legend"></p>
       </div>`;
     this.$('.prompt').value = this.getAttribute('prompt') ?? 'KING.\n';
@@ -68,6 +70,7 @@ export class GptGenerate extends GptElement {
     this.$('.stop').onclick = () => stop(this.genSlot);
     this.$('.prompt').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) this.run(); });
     for (const el of this.$$('input, textarea')) el.addEventListener('change', () => this.changed());
+    this.tokenDetails([this.$('.out')], this.$('.tok-detail'));
   }
 
   /** Announces the settings so the page can keep them in its URL. */
@@ -75,21 +78,26 @@ export class GptGenerate extends GptElement {
     this.dispatchEvent(new CustomEvent('settings', { bubbles: true, composed: true, detail: { prompt: this.$('.prompt').value, ...readSettings(this) } }));
   }
 
+  /** The text and its numbers came from the old model: gone with it (a run under way is stopped by the load). */
   modelChanged() {
-    if (!this.running) this.$('.run').disabled = false;
+    this.$('.out').replaceChildren();
+    this.$('.speed').textContent = '';
+    this.clearStatus();
   }
 
-  async run() {
-    const { options, maxTokens } = readSettings(this);
-    const out = this.$('.out');
-    out.replaceChildren();
-    this.status('');
-    this.$('.speed').textContent = '';
-    this.running = true;
-    this.$('.run').disabled = true;
-    this.$('.stop').disabled = false;
-    try {
-      const done = await generate(this.genSlot, this.$('.prompt').value, options, maxTokens, (m) => {
+  failed(e) {
+    super.failed(e);
+    this.$('.status').dataset.reason = 'error';
+  }
+
+  /** Generates into the output; refused (null) while a generation runs. */
+  run() {
+    return this.task(async (run) => {
+      const { options, maxTokens } = readSettings(this);
+      const out = this.$('.out');
+      out.replaceChildren();
+      this.$('.speed').textContent = '';
+      const done = await run(generate(this.genSlot, this.$('.prompt').value, options, maxTokens, run.each((m) => {
         if (m.status === 'prompt') {
           for (const p of m.pieces) out.append(tokenSpan(p, 'prompt'));
         } else if (m.status === 'token') {
@@ -97,17 +105,10 @@ export class GptGenerate extends GptElement {
           this.$('.speed').textContent = t('gen.speed', { n: fmt(m.tokensSec, 1) });
           this.dispatchEvent(new CustomEvent('token', { bubbles: true, composed: true, detail: m }));
         }
-      });
+      })));
       this.$('.speed').textContent = t('gen.done', { n: done.tokens, speed: fmt(done.tokensSec, 1) });
       this.status(t(`gen.reason.${done.reason}`));
       this.$('.status').dataset.reason = done.reason;
-    } catch (e) {
-      this.failed(e);
-      this.$('.status').dataset.reason = 'error';
-    } finally {
-      this.running = false;
-      this.$('.run').disabled = false;
-      this.$('.stop').disabled = true;
-    }
+    });
   }
 }

@@ -1,9 +1,9 @@
 // <gpt-model>: choose and load a model (shipped, URL, or local file by picker or drag-and-drop)
 // and see its card, computed from the loaded file: parameters by part, hyper-parameters, bytes by
-// tensor type, and its size on a log scale against famous models.
+// tensor type, and its size on a log scale against famous models. One load at a time.
 import { GptElement, fmt } from './base.js';
 import { t } from '../i18n.js';
-import { loadModel, ensureModel, shippedModels, model, MODELS_URL } from '../client.js';
+import { loadModel, ensureModel, shippedModels, model, MODELS_URL, onCrash } from '../client.js';
 
 /** Published parameter counts (GPT-1: Radford et al. 2018; GPT-2: 2019; GPT-3: Brown et al. 2020). */
 const FAMOUS = [['GPT-1', 117e6], ['GPT-2 small', 124e6], ['GPT-2 XL', 1.5e9], ['GPT-3', 175e9]];
@@ -13,20 +13,34 @@ function bytes(n) {
 }
 
 export class GptModel extends GptElement {
+  constructor() {
+    super();
+    this.needsModel = false; // its controls are how a model arrives
+  }
+
   build() {
+    // the engine crashed somewhere on the page: say so here, and what came of the restart
+    onCrash(({ message, reloaded }) => {
+      this.showCrash('crash.restarting', { message });
+      reloaded.then(
+        (m) => this.showCrash('crash.reloaded', { message, name: m?.name ?? '' }),
+        (e) => this.showCrash('crash.failed', { message, error: e.message }),
+      );
+    });
     this.root.innerHTML = `
       <div class="card">
         <h3 data-t="model.title"></h3>
         <div class="row drop">
-          <label><span data-t="model.pick"></span> <select class="pick"></select></label>
-          <button class="load" data-t="model.load"></button>
+          <label><span data-t="model.pick"></span> <select class="pick" data-run></select></label>
+          <button class="load" data-run data-t="model.load"></button>
           <label class="grow"><span class="sr-only" data-t="model.url"></span>
             <input class="url grow" type="url" data-t-ph="model.url" data-t-label="model.url"></label>
-          <button class="load-url secondary" data-t="model.loadUrl"></button>
-          <label><span data-t="model.file"></span> <input class="file" type="file" accept=".gguf"></label>
+          <button class="load-url secondary" data-run data-t="model.loadUrl"></button>
+          <label><span data-t="model.file"></span> <input class="file" type="file" accept=".gguf" data-run></label>
         </div>
         <progress class="progress" max="1" value="0" aria-label="download"></progress>
         <p class="status" role="status" aria-live="polite"></p>
+        <p class="notice error" role="alert" hidden></p>
         <div class="card-body" hidden>
           <div class="cols2">
             <div>
@@ -45,15 +59,15 @@ export class GptModel extends GptElement {
       </div>`;
     this.$('.load').onclick = () => this.load({ url: this.$('.pick').value, name: this.$('.pick').selectedOptions[0]?.textContent });
     this.$('.load-url').onclick = () => { const url = this.$('.url').value.trim(); if (url) this.load({ url, name: url }); };
-    this.$('.file').onchange = async (e) => { const f = e.target.files[0]; if (f) this.load({ bytes: await f.arrayBuffer(), name: f.name }); };
+    this.$('.file').onchange = (e) => { const f = e.target.files[0]; if (f) this.load({ file: f, name: f.name }); };
     const drop = this.$('.drop');
     drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
     drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-    drop.addEventListener('drop', async (e) => {
+    drop.addEventListener('drop', (e) => {
       e.preventDefault();
       drop.classList.remove('over');
       const f = e.dataTransfer.files[0];
-      if (f) this.load({ bytes: await f.arrayBuffer(), name: f.name });
+      if (f) this.load({ file: f, name: f.name });
     });
     shippedModels().then((list) => {
       for (const m of list) {
@@ -70,11 +84,7 @@ export class GptModel extends GptElement {
   autoload() {
     // the page's model: ?model=URL, else the `model` attribute, else the first shipped one
     const url = new URLSearchParams(location.search).get('model') || this.getAttribute('model');
-    const progress = (loaded, total) => {
-      this.$('.progress').value = total ? loaded / total : 0;
-      this.status(t('model.downloading', { loaded: bytes(loaded), total: total ? bytes(total) : '?' }));
-    };
-    this.track(ensureModel(url || undefined, progress), url || '');
+    this.track((progress) => ensureModel(url || undefined, progress), url || '');
   }
 
   /** For a shipped model, what it was trained on and how well it does, from model-card.json. */
@@ -95,22 +105,27 @@ export class GptModel extends GptElement {
     } catch { /* no card: nothing to add */ }
   }
 
-  track(promise, name) {
-    this.$('.progress').value = 0;
-    this.status(t('model.loading', { name }));
-    return promise.then(() => this.loaded && this.render()).catch((e) => {
-      const keep = model.current ? ' ' + t('model.kept', { name: model.current.name }) : '';
-      this.failed(new Error(t('model.failed', { message: e.message }) + keep));
-    });
+  /** Runs `start(progress)`, a load, as this widget's task; a failure says which model is still in use. */
+  track(start, name) {
+    return this.task(async () => {
+      this.$('.progress').value = 0;
+      const progress = (loaded, total) => {
+        this.$('.progress').value = total ? loaded / total : 0;
+        this.status(t('model.downloading', { loaded: bytes(loaded), total: total ? bytes(total) : '?' }));
+      };
+      try {
+        await start(progress);
+      } catch (e) {
+        const keep = model.current ? ' ' + t('model.kept', { name: model.current.name }) : '';
+        throw new Error(t('model.failed', { message: e.message }) + keep);
+      }
+      // the model already loaded announces nothing: show its card again
+      if (this.loaded) this.render();
+    }, { status: t('model.loading', { name }) });
   }
 
   load(source) {
-    this.$$('button').forEach((b) => (b.disabled = true));
-    const p = loadModel(source, (loaded, total) => {
-      this.$('.progress').value = total ? loaded / total : 0;
-      this.status(t('model.downloading', { loaded: bytes(loaded), total: total ? bytes(total) : '?' }));
-    });
-    return this.track(p, source.name).finally(() => this.$$('button').forEach((b) => (b.disabled = false)));
+    return this.track((progress) => loadModel(source, progress), source.name);
   }
 
   modelChanged(m) {
@@ -119,7 +134,15 @@ export class GptModel extends GptElement {
     this.render();
   }
 
+  showCrash(key, vars) {
+    this.crash = { key, vars };
+    const n = this.$('.notice');
+    n.hidden = false;
+    n.textContent = t(key, vars);
+  }
+
   translated() {
+    if (this.crash) this.showCrash(this.crash.key, this.crash.vars);
     if (this.loaded) this.render();
   }
 

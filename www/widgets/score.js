@@ -1,6 +1,7 @@
 // <gpt-score>: how natural is a sentence? Two sentences scored side by side: each token's
-// log-probability given the ones before it, the total, and the perplexity.
-import { GptElement, showPiece, fmt } from './base.js';
+// log-probability given the ones before it, the total, and the perplexity. Each token's numbers
+// are in its name and, when it is focused or tapped, in the details line.
+import { GptElement, withNumbers, showPiece, fmt } from './base.js';
 import { t } from '../i18n.js';
 import { score } from '../client.js';
 
@@ -18,7 +19,8 @@ export class GptScore extends GptElement {
             <p class="sum"></p>
           </div>`).join('')}
         </div>
-        <div class="row"><button class="run" data-t="score.run" disabled></button></div>
+        <p class="tok-detail"></p>
+        <div class="row"><button class="run" data-run data-t="score.run"></button></div>
         <p class="status" role="status" aria-live="polite"></p>
         <p class="muted" data-t="score.note"></p>
       </div>`;
@@ -26,25 +28,41 @@ export class GptScore extends GptElement {
     a.value = this.getAttribute('a') ?? 'I will go to the king and tell him all.';
     b.value = this.getAttribute('b') ?? 'King the him all tell go I to will and.';
     this.$('.run').onclick = () => this.run();
+    this.tokenDetails(this.$$('.side .out'), this.$('.tok-detail'));
   }
 
+  /** The old model's numbers go, and the sentences are scored again by the new one. */
   modelChanged() {
-    this.$('.run').disabled = false;
-    if (!this.scored) this.run();
+    this.clear();
+    this.whenIdle(() => this.run());
   }
 
-  async run() {
-    this.scored = true;
-    this.status('');
-    const results = [];
+  clear() {
     for (const side of this.$$('.side')) {
-      const out = side.querySelector('.out');
+      side.querySelector('.out').replaceChildren();
       const sum = side.querySelector('.sum');
-      out.replaceChildren();
       sum.textContent = '';
-      try {
-        const r = await score(side.querySelector('.text').value);
+      sum.classList.remove('error');
+    }
+  }
+
+  run() {
+    return this.task(async (run) => {
+      this.clear();
+      const results = [];
+      for (const side of this.$$('.side')) {
+        const out = side.querySelector('.out');
+        const sum = side.querySelector('.sum');
+        let r = null;
+        try {
+          r = await run(score(side.querySelector('.text').value));
+        } catch (e) {
+          if (!run.live) throw e;
+          sum.textContent = e.message;
+          sum.classList.add('error');
+        }
         results.push(r);
+        if (!r) continue;
         r.pieces.forEach((p, i) => {
           const s = document.createElement('span');
           s.className = 'tok';
@@ -52,21 +70,18 @@ export class GptScore extends GptElement {
           const lp = r.logprobs[i];
           // darker = less likely; -8 nats and below are the darkest
           s.style.background = `rgba(var(--hot), ${(0.05 + 0.6 * Math.min(1, -(lp ?? 0) / 8)).toFixed(2)})`;
-          s.title = `${showPiece(p)}: log p = ${fmt(lp, 3)} (p = ${fmt(Math.exp(lp), 4)})`;
+          const vars = { piece: JSON.stringify(p), lp: fmt(lp, 3), p: fmt(Math.exp(lp), 4) };
+          s.title = `${showPiece(p)}: log p = ${vars.lp} (p = ${vars.p})`;
           s.dataset.logprob = lp;
-          out.append(s);
+          out.append(withNumbers(s, 'tok.score', 'tok.score', vars));
         });
         sum.textContent = t('score.sum', { total: fmt(r.total, 2), n: r.tokens.length, ppl: fmt(r.perplexity, 2) });
-      } catch (e) {
-        results.push(null);
-        sum.textContent = e.message;
-        sum.classList.add('error');
       }
-    }
-    const [a, b] = results;
-    if (a && b) {
-      const better = a.perplexity <= b.perplexity ? 1 : 2;
-      this.status(t('score.verdict', { n: better }));
-    }
+      const [a, b] = results;
+      if (a && b) {
+        const better = a.perplexity <= b.perplexity ? 1 : 2;
+        this.status(t('score.verdict', { n: better }));
+      }
+    });
   }
 }

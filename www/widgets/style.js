@@ -30,6 +30,8 @@ progress { width: 100%; height: 0.5rem; }
   border: 1px solid var(--border); border-radius: 4px; background: var(--bg); }
 .tok { border-right: 1px solid var(--border); padding: 0 1px; border-radius: 2px; }
 .tok.prompt { color: var(--muted); }
+.tok[role=button] { cursor: pointer; }
+.tok-detail { min-height: 1.5em; margin: 0.3rem 0; font: 13px/1.5 ui-monospace, monospace; }
 .bars { display: grid; grid-template-columns: max-content 1fr max-content; gap: 2px 0.5rem; align-items: center; font-size: 13px; }
 .bars .bar { height: 0.9rem; background: rgb(var(--cool)); border-radius: 2px; min-width: 1px; }
 .bars button.pick { font-family: ui-monospace, monospace; font-size: 13px; padding: 0 0.35rem; background: var(--bg); color: var(--fg); border-color: var(--border); text-align: left; }

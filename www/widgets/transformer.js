@@ -18,7 +18,7 @@ export class GptTransformer extends GptElement {
         <h3 data-t="tf.title"></h3>
         <div class="row">
           <label class="grow"><span data-t="att.text"></span> <input class="text grow" type="text"></label>
-          <button class="run" data-t="tf.run" disabled></button>
+          <button class="run" data-run data-t="tf.run"></button>
         </div>
         <p class="status" role="status" aria-live="polite"></p>
         <div class="cols2">
@@ -71,9 +71,13 @@ export class GptTransformer extends GptElement {
     );
   }
 
+  /** The stack and its numbers were the old model's: cleared, and the text run again. */
   modelChanged() {
-    this.$('.run').disabled = false;
-    if (this.isConnected) this.run();
+    this.data = null;
+    this.$('.stack').replaceChildren();
+    this.$('.detail-title').textContent = '';
+    this.$('.detail').replaceChildren();
+    this.whenIdle(() => this.run());
   }
 
   translated() {
@@ -83,15 +87,14 @@ export class GptTransformer extends GptElement {
     this.open(this.selected || 'tokens');
   }
 
-  async run() {
-    try {
-      this.data = await inspect(this.$('.text').value, 64);
-      this.status('');
+  run() {
+    return this.task(async (run) => {
+      this.data = await run(inspect(this.$('.text').value, 64));
       this.drawStack();
-      this.open(this.selected || 'tokens');
-    } catch (e) {
-      this.failed(e);
-    }
+      // a stage of a block the new model does not have: back to the tokens
+      const layer = this.selected?.startsWith('blk.') ? Number(this.selected.split('.')[1]) : -1;
+      this.open(this.selected && layer < this.data.attention.layers ? this.selected : 'tokens');
+    });
   }
 
   box(key, label, indent = 0) {

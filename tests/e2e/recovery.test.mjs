@@ -1,0 +1,67 @@
+// When the engine traps (a panic, memory exhausted), the page says what happened, starts a fresh
+// worker, loads the same model again and carries on, with no reload of the page. The traps are
+// real: the test-only command (reachable only with INSIDE_GPT_TEST_HOOKS) makes the next step
+// panic, or allocate until the module's memory is exhausted, in the middle of a generation.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { start } from './harness.mjs';
+
+let h;
+before(async () => {
+  h = await start();
+  await h.context.addInitScript(() => { globalThis.INSIDE_GPT_TEST_HOOKS = true; });
+  await h.page.goto(`${h.origin}/index.html`);
+  await h.page.locator('gpt-model .status', { hasText: 'Loaded' }).waitFor();
+});
+after(async () => { await h?.close(); });
+
+const gen = () => h.page.locator('#generate gpt-generate');
+
+/** Starts a long generation in the page's widget, and makes the engine trap once tokens flow. */
+async function crashMidGeneration(kind) {
+  const { page } = h;
+  await gen().locator('.max-tokens').fill('2000');
+  await gen().locator('.temperature').fill('0.8');
+  await gen().locator('.run').click();
+  await gen().locator('.out .gen').nth(3).waitFor();
+  await page.evaluate(async (k) => (await import('/www/client.js')).failNextStep(k), kind);
+}
+
+for (const [kind, words] of [['panic', /panicked: a test asked the engine to fail here \(panic\) \(at src\/web\.rs:\d+\)/], ['oom', /ran out of memory \(\d+ MiB of wasm memory in use\)/]]) {
+  test(`a ${kind} mid-generation: the page says so, restarts the engine, reloads the model, carries on`, async () => {
+    const { page } = h;
+    const starts = () => page.evaluate(async () => (await import('/www/client.js')).workerStarts());
+    const workersBefore = await starts();
+    await crashMidGeneration(kind);
+    // the widget whose generation died says why, in words
+    const status = gen().locator('.status.error');
+    await status.waitFor({ timeout: 60_000 });
+    assert.match(await status.textContent(), words);
+    // the model picker says what happened and that the model came back
+    const notice = page.locator('gpt-model .notice');
+    await notice.filter({ hasText: /reloaded/ }).waitFor({ timeout: 60_000 });
+    assert.match(await notice.textContent(), words);
+    await page.locator('gpt-model .status', { hasText: 'Loaded' }).waitFor();
+    assert.match(await page.locator('gpt-model .status').textContent(), /from the browser cache/, 'the model came back from the Cache API');
+    assert.equal(await starts(), workersBefore + 1, 'a fresh worker was started');
+    // and the page carries on: a full generation in the same widget
+    await gen().locator('.max-tokens').fill('20');
+    await gen().locator('.run').click();
+    await gen().locator('.status[data-reason="maxTokens"]').waitFor();
+    assert.equal(await gen().locator('.out .gen').count(), 20);
+    // the scoring widget works on the fresh engine too
+    const r = await page.evaluate(async () => (await import('/www/client.js')).score('To be, or not to be'));
+    assert.ok(Number.isFinite(r.total));
+    assert.deepEqual(h.logs.filter((l) => l.startsWith('pageerror')), []);
+  });
+}
+
+test('the test-only command is refused without the test hook', async () => {
+  const page = await h.context.browser().newPage();
+  try {
+    await page.goto(`${h.origin}/index.html`);
+    await page.locator('gpt-model .status', { hasText: 'Loaded' }).waitFor();
+    const e = await page.evaluate(async () => (await import('/www/client.js')).failNextStep('panic').then(() => 'accepted', (err) => err.message));
+    assert.match(e, /test command/);
+  } finally { await page.close(); }
+});
