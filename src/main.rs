@@ -13,6 +13,7 @@
 //!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64]
 //!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02] [--gpt2-vocab DIR]
 //!   inside-gpt hostile  --out DIR   (the malformed-file fixtures and their manifest.json)
+//!   inside-gpt models   --dir www/models   (rewrites models.json's sizes and SHA-256s from the files)
 
 use inside_gpt::gguf::DType;
 use inside_gpt::model::Config;
@@ -166,6 +167,31 @@ fn synth_cmd(args: &Args) -> Result<()> {
     let bytes = synth::model_file(&cfg, &tok, dtype, args.num("seed", 1)?, args.num("std", 0.02)?)?;
     std::fs::write(out, &bytes).map_err(|e| Error(format!("cannot write {out}: {e}")))?;
     eprintln!("wrote {out}: {} bytes, {} parameters, vocabulary {}", bytes.len(), cfg.params().total, cfg.n_vocab);
+    Ok(())
+}
+
+/// A models.json entry: name, URL (relative to the listing), size and SHA-256 of the content. The
+/// page keys its cache by them, so that a retrained file can never be served from an old entry.
+fn listing(name: &str, url: &str, data: &[u8]) -> serde_json::Value {
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect();
+    serde_json::json!({ "name": name, "url": url, "bytes": data.len(), "sha256": hash })
+}
+
+/// Rewrites `DIR/models.json` with each listed file's size and SHA-256.
+fn models_cmd(args: &Args) -> Result<()> {
+    let dir = args.str("dir")?;
+    let path = format!("{dir}/models.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error(format!("{path}: {e}")))?;
+    let list: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| Error(format!("{path}: {e}")))?;
+    let mut out = Vec::new();
+    for m in &list {
+        let (Some(name), Some(url)) = (m["name"].as_str(), m["url"].as_str()) else { bail!("{path}: every entry needs a name and a url") };
+        let data = std::fs::read(format!("{dir}/{url}")).map_err(|e| Error(format!("{dir}/{url}: {e}")))?;
+        out.push(listing(name, url, &data));
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap() + "\n").map_err(|e| Error(format!("{path}: {e}")))?;
+    eprintln!("wrote {path}: {} models", out.len());
     Ok(())
 }
 
@@ -383,7 +409,7 @@ fn export_cmd(args: &Args) -> Result<()> {
         }));
         if shipped {
             let millions = trainer.cfg.params().total as f64 / 1e6;
-            manifest.push(serde_json::json!({"name": format!("Shakespeare {millions:.1}M ({})", dtype.name()), "url": file}));
+            manifest.push(listing(&format!("Shakespeare {millions:.1}M ({})", dtype.name()), file, &data));
         }
     }
     let q8 = Model::from_bytes(&std::fs::read(format!("{out}/shakespeare-q8_0.gguf")).map_err(|e| Error(e.to_string()))?)?;
@@ -423,7 +449,7 @@ fn export_cmd(args: &Args) -> Result<()> {
         "samples": samples,
     });
     std::fs::write(format!("{out}/model-card.json"), serde_json::to_string_pretty(&card).unwrap()).map_err(|e| Error(e.to_string()))?;
-    std::fs::write(format!("{out}/models.json"), serde_json::to_string_pretty(&manifest).unwrap()).map_err(|e| Error(e.to_string()))?;
+    std::fs::write(format!("{out}/models.json"), serde_json::to_string_pretty(&manifest).unwrap() + "\n").map_err(|e| Error(e.to_string()))?;
     std::fs::write(format!("{out}/MODEL_CARD.md"), card_markdown(&card)).map_err(|e| Error(e.to_string()))?;
     eprintln!("wrote {out}/model-card.json, MODEL_CARD.md, models.json");
     Ok(())
@@ -499,6 +525,7 @@ fn main() {
             "info" => load(&a).map(|m| println!("{}", json(&m.info))),
             "synth" => synth_cmd(&a),
             "hostile" => hostile_cmd(&a),
+            "models" => models_cmd(&a),
             "train" => train_cmd(&a),
             "export" => export_cmd(&a),
             "bench" => bench_cmd(&a),

@@ -44,8 +44,10 @@ function ensureWorker() {
   if (worker) return worker;
   starts += 1;
   const url = new URL('./worker.js', import.meta.url);
-  // tests set this before the first widget loads, to reach the worker's test-only commands
-  if (globalThis.INSIDE_GPT_TEST_HOOKS) url.searchParams.set('test-hooks', '');
+  // tests set this (or open the page with ?test-hooks) before the first widget loads, to reach the
+  // worker's test-only commands; a URL alone cannot use them: they are sent by the page's own code
+  const hooks = globalThis.INSIDE_GPT_TEST_HOOKS || new URLSearchParams(globalThis.location?.search).has('test-hooks');
+  if (hooks) url.searchParams.set('test-hooks', '');
   worker = new Worker(url, { type: 'module' });
   worker.onmessage = ({ data }) => {
     if (data.status === Status.CRASHED) { recover(data); return; }
@@ -121,15 +123,13 @@ export function onModel(fn) {
   return () => listeners.delete(fn);
 }
 
-/** The shipped models: [{name, url}] with absolute URLs; [] when the list is missing. */
-export async function shippedModels() {
-  try {
-    const r = await fetch(MODELS_URL);
-    if (!r.ok) return [];
-    return (await r.json()).map((m) => ({ ...m, url: new URL(m.url, MODELS_URL).href }));
-  } catch {
-    return [];
-  }
+let listing = null;
+/** The shipped models: [{name, url, bytes, sha256}] with absolute URLs; [] when the list is missing. */
+export function shippedModels() {
+  listing ??= fetch(MODELS_URL)
+    .then(async (r) => (r.ok ? (await r.json()).map((m) => ({ ...m, url: new URL(m.url, MODELS_URL).href })) : []))
+    .catch(() => []);
+  return listing;
 }
 
 /**
@@ -147,7 +147,10 @@ export function loadModel(source, progress) {
   const onProgress = (m) => { if (m.status === Status.PROGRESS) for (const fn of progressFns) fn(m.loaded, m.total); };
   const p = (async () => {
     const bytes = url ? null : source.bytes ?? await kept.file.arrayBuffer();
-    const msg = bytes ? { command: Command.LOAD, bytes, name: source.name } : { command: Command.LOAD, url };
+    // a shipped model's size and content hash: its cache key, and checked on a download
+    const listed = url ? (await shippedModels()).find((m) => m.url === url) : null;
+    const expect = listed?.sha256 ? { bytes: listed.bytes, sha256: listed.sha256 } : undefined;
+    const msg = bytes ? { command: Command.LOAD, bytes, name: source.name } : { command: Command.LOAD, url, expect };
     const m = await request(msg, onProgress, bytes ? [bytes] : []);
     model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads };
     for (const fn of listeners) fn(model.current);

@@ -3,7 +3,8 @@
 
 /** Commands the page sends. */
 export const Command = Object.freeze({
-  /** {command, id, url} or {command, id, bytes: ArrayBuffer, name}: load a GGUF (`kernels: 'candle'` for the baseline) */
+  /** {command, id, url, expect?: {bytes, sha256}} or {command, id, bytes: ArrayBuffer, name}: load a
+   * GGUF (`expect`: a listed model's size and SHA-256, its cache key; `kernels: 'candle'` for the baseline) */
   LOAD: 'load',
   /** {command, id, slot, prompt, options: GenerateOptions, maxTokens}: start and stream tokens */
   GENERATE: 'generate',

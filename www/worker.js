@@ -98,24 +98,61 @@ async function readBody(response, id) {
   return buf.subarray(0, loaded);
 }
 
-async function fetchModel(url, id) {
+/**
+ * The Cache API key for a model: its URL, plus its SHA-256 when the site lists one (models.json),
+ * so that a retrained file at the same URL can never be answered by an old entry.
+ */
+function cacheKey(url, expect) {
+  if (!expect?.sha256) return url;
+  const u = new URL(url);
+  u.searchParams.set('inside-gpt-sha256', expect.sha256);
+  return u.href;
+}
+
+async function sha256Hex(bytes) {
+  if (!self.crypto?.subtle) return null; // not a secure context: no digest to check with
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A model's bytes from the Cache API or the network. `expect` ({bytes, sha256}, from models.json)
+ * is checked on a download. The result can `remember` a download (once the engine accepted it:
+ * other versions of the same URL are dropped then) or `forget` a cache entry the engine refused.
+ */
+async function fetchModel(url, id, expect, { skipCache = false } = {}) {
   const cache = await openCache();
-  const key = new URL(url, self.location.href).href;
-  if (cache) {
+  const abs = new URL(url, self.location.href).href;
+  const key = cacheKey(abs, expect);
+  if (cache && !skipCache) {
     try {
       const hit = await cache.match(key);
-      if (hit) return { bytes: await readBody(hit, id), source: 'cache' };
+      if (hit) return { bytes: await readBody(hit, id), source: 'cache', forget: () => cache.delete(key).catch(() => false) };
     } catch { /* a broken cache entry: fetch again */ }
   }
   let response;
-  try { response = await fetch(key); } catch (e) { throw new Error(`cannot fetch ${url}: ${e.message}`); }
+  try { response = await fetch(abs); } catch (e) { throw new Error(`cannot fetch ${url}: ${e.message}`); }
   if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status} ${response.statusText}`);
   const bytes = await readBody(response, id);
+  if (expect?.bytes && bytes.length !== expect.bytes) {
+    throw new Error(`${url} is ${bytes.length} bytes, but the site lists it as ${expect.bytes}: a stale or broken copy (reload the page)`);
+  }
+  if (expect?.sha256) {
+    const got = await sha256Hex(bytes);
+    if (got && got !== expect.sha256) throw new Error(`${url} has SHA-256 ${got}, but the site lists ${expect.sha256}: a stale or broken copy (reload the page)`);
+  }
   // cached only once the engine has accepted the file (see load)
   const remember = async () => {
-    if (cache) {
-      try { await cache.put(key, new Response(bytes.slice())); } catch { /* quota or private mode */ }
-    }
+    if (!cache) return;
+    try {
+      await cache.put(key, new Response(bytes.slice()));
+      // older versions of this URL (other hashes, or the unhashed key) go
+      for (const req of await cache.keys()) {
+        const u = new URL(req.url);
+        u.searchParams.delete('inside-gpt-sha256');
+        if (u.href === abs && req.url !== key) await cache.delete(req);
+      }
+    } catch { /* quota or private mode */ }
   };
   return { bytes, source: 'network', remember };
 }
@@ -123,17 +160,25 @@ async function fetchModel(url, id) {
 async function load(msg) {
   await ready;
   const t0 = performance.now();
-  const { bytes, source, remember } = msg.bytes
-    ? { bytes: new Uint8Array(msg.bytes), source: 'file' }
-    : await fetchModel(msg.url, msg.id);
-  if (msg.bytes) checkGgufPrefix(bytes.subarray(0, 8));
+  let got = msg.bytes ? { bytes: new Uint8Array(msg.bytes), source: 'file' } : await fetchModel(msg.url, msg.id, msg.expect);
+  if (msg.bytes) checkGgufPrefix(got.bytes.subarray(0, 8));
   // throws on a bad file: the previous engine stays; `kernels: 'candle'` is the benchmarks' baseline
-  const next = Engine.withKernels(bytes, msg.kernels === 'candle');
+  const build = () => Engine.withKernels(got.bytes, msg.kernels === 'candle');
+  let next;
+  try {
+    next = build();
+  } catch (e) {
+    if (got.source !== 'cache' || isTrap(e)) throw e;
+    // a cached copy the engine refuses is deleted, and the file fetched again once
+    await got.forget();
+    got = await fetchModel(msg.url, msg.id, msg.expect, { skipCache: true });
+    next = build();
+  }
   for (const state of running.values()) state.stop = true;
   engine?.free();
   engine = next;
-  await remember?.();
-  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source, threads, seconds: (performance.now() - t0) / 1000 });
+  await got.remember?.();
+  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source: got.source, threads, seconds: (performance.now() - t0) / 1000 });
 }
 
 /** slot -> {stop: boolean} for the generation loops now running */
