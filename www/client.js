@@ -36,6 +36,20 @@ export const model = { current: null, loading: null, loadingUrl: null };
 /** Where the shipped models are listed. */
 export const MODELS_URL = new URL('./models/models.json', import.meta.url);
 
+/**
+ * A module worker running `url`. A worker must have the page's origin, so on a page of another
+ * origin (a blog embedding the widgets) it is a same-origin blob that imports the real module,
+ * which the widgets' host serves with CORS (README: embedding).
+ */
+function spawn(url) {
+  if (url.origin === location.origin) return new Worker(url, { type: 'module' });
+  const shim = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
+  const w = new Worker(shim, { type: 'module' });
+  // the blob is read once the worker has started: the first message proves it
+  w.addEventListener('message', () => URL.revokeObjectURL(shim), { once: true });
+  return w;
+}
+
 let starts = 0;
 /** How many workers this page has started (1, plus one per restart after a crash). */
 export const workerStarts = () => starts;
@@ -48,7 +62,7 @@ function ensureWorker() {
   // worker's test-only commands; a URL alone cannot use them: they are sent by the page's own code
   const hooks = globalThis.INSIDE_GPT_TEST_HOOKS || new URLSearchParams(globalThis.location?.search).has('test-hooks');
   if (hooks) url.searchParams.set('test-hooks', '');
-  worker = new Worker(url, { type: 'module' });
+  worker = spawn(url);
   worker.onmessage = ({ data }) => {
     if (data.status === Status.CRASHED) { recover(data); return; }
     const p = pending.get(data.id);

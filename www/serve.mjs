@@ -1,5 +1,6 @@
-// A static file server for the site: the right MIME types (application/wasm) and COOP/COEP
-// headers, so the page is cross-origin isolated (threads can come later). No dependencies.
+// A static file server for the site: the right MIME types (application/wasm), COOP/COEP headers
+// so the page is cross-origin isolated (threads), CORS so that other origins can embed the
+// widgets. No dependencies.
 //   node www/serve.mjs [port]     serves the repository root
 import http from 'node:http';
 import fs from 'node:fs';
@@ -27,7 +28,10 @@ export function serve(root, port = 8080, host = '127.0.0.1') {
       const headers = {
         'Cross-Origin-Opener-Policy': 'same-origin',
         'Cross-Origin-Embedder-Policy': 'require-corp',
-        'Cross-Origin-Resource-Policy': 'same-origin',
+        // the widgets can be embedded in pages of other origins: their scripts, wasm and models
+        // are fetched with CORS there, and may be loaded by a page that is itself isolated
+        'Access-Control-Allow-Origin': '*',
+        'Cross-Origin-Resource-Policy': 'cross-origin',
         'Cache-Control': 'no-cache',
       };
       if (err || !st.isFile()) {

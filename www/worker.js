@@ -7,7 +7,9 @@ import { Command, Status, CACHE_NAME } from './protocol.js';
 // products run on a pool of `?threads=N` workers. By default N is the machine's cores less one (this
 // worker keeps doing the rest of each token), at most 8: on 2 cores a pool measured slower decoding
 // (BENCHMARKS.md). Otherwise, and with N = 1, the single-thread build. Same bits either way.
-const params = new URL(self.location.href).searchParams;
+// This module's own URL, not `self.location`: on a page of another origin the worker is a
+// same-origin blob that imports this module (see client.js), and its location is that blob.
+const params = new URL(import.meta.url).searchParams;
 const asked = Number(params.get('threads')) || Math.min((navigator.hardwareConcurrency || 1) - 1, 8);
 /** Commands that exist for tests only (making the engine trap) are refused without this. */
 const testHooks = params.has('test-hooks');
@@ -122,7 +124,7 @@ async function sha256Hex(bytes) {
  */
 async function fetchModel(url, id, expect, { skipCache = false } = {}) {
   const cache = await openCache();
-  const abs = new URL(url, self.location.href).href;
+  const abs = new URL(url, import.meta.url).href;
   const key = cacheKey(abs, expect);
   if (cache && !skipCache) {
     try {
