@@ -13,6 +13,19 @@ const TYPES = {
   '.svg': 'image/svg+xml', '.gguf': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
 };
 
+/**
+ * The site's Content-Security-Policy, sent with every response and repeated in index.html's meta
+ * (a static host that sends no headers still gets it; a test keeps the two equal). No inline
+ * script or style; wasm may compile ('wasm-unsafe-eval'); workers from the site or a blob (the
+ * embedding shim, see client.js); connections to the site, and to https and local servers for a
+ * model the reader asks for by URL.
+ */
+export const CSP = [
+  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "worker-src 'self' blob:",
+  "connect-src 'self' https: http://localhost:* http://127.0.0.1:*", "img-src 'self' data:", "style-src 'self'",
+  "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+].join('; ');
+
 export function serve(root, port = 8080, host = '127.0.0.1') {
   root = path.resolve(root);
   const server = http.createServer((req, res) => {
@@ -32,6 +45,7 @@ export function serve(root, port = 8080, host = '127.0.0.1') {
         // are fetched with CORS there, and may be loaded by a page that is itself isolated
         'Access-Control-Allow-Origin': '*',
         'Cross-Origin-Resource-Policy': 'cross-origin',
+        'Content-Security-Policy': CSP,
         'Cache-Control': 'no-cache',
       };
       if (err || !st.isFile()) {

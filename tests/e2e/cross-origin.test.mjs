@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +22,13 @@ before(async () => {
   site = await serve(ROOT, 0);
   pack = await serve(path.join(tmp, 'package'), 0);
   fs.mkdirSync(path.join(tmp, 'blog'));
-  blog = await serve(path.join(tmp, 'blog'), 0);
+  // the blog is someone else's plain server: no CORS, no isolation, no CSP of ours
+  blog = http.createServer((req, res) => {
+    const file = path.join(tmp, 'blog', path.basename(new URL(req.url, 'http://x').pathname));
+    if (!fs.existsSync(file)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(fs.readFileSync(file));
+  });
+  await new Promise((resolve) => blog.listen(0, '127.0.0.1', resolve));
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],

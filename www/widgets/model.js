@@ -41,6 +41,8 @@ export class GptModel extends GptElement {
         <progress class="progress" max="1" value="0" aria-label="download"></progress>
         <p class="status" role="status" aria-live="polite"></p>
         <p class="notice error" role="alert" hidden></p>
+        <div class="ask row" role="alert" hidden><span class="ask-text"></span>
+          <button class="ask-yes" data-t="model.askYes"></button> <button class="ask-no secondary" data-t="model.askNo"></button></div>
         <div class="card-body" hidden>
           <div class="cols2">
             <div>
@@ -83,7 +85,15 @@ export class GptModel extends GptElement {
 
   autoload() {
     // the page's model: ?model=URL, else the `model` attribute, else the first shipped one
-    const url = new URLSearchParams(location.search).get('model') || this.getAttribute('model');
+    const asked = new URLSearchParams(location.search).get('model');
+    // A link can name any URL: a model from another origin is downloaded only once the reader
+    // says yes, knowing its size; meanwhile the page runs the shipped model.
+    if (asked && new URL(asked, location.href).origin !== location.origin) {
+      this.ask(new URL(asked, location.href).href);
+      this.track((progress) => ensureModel(this.getAttribute('model') || undefined, progress), '');
+      return;
+    }
+    const url = asked || this.getAttribute('model');
     this.track((progress) => ensureModel(url || undefined, progress), url || '');
   }
 
@@ -134,6 +144,25 @@ export class GptModel extends GptElement {
     this.render();
   }
 
+  /** Asks before downloading `url` (another origin), with its size when the server says it. */
+  async ask(url) {
+    const box = this.$('.ask');
+    const origin = new URL(url).origin;
+    const show = (size) => {
+      this.asking = { origin, size };
+      this.$('.ask-text').textContent = t('model.ask', { origin, size: size ? bytes(size) : t('model.sizeUnknown') });
+    };
+    show(null);
+    box.hidden = false;
+    this.$('.ask-yes').onclick = () => { box.hidden = true; this.asking = null; this.load({ url, name: url.split('/').pop() }); };
+    this.$('.ask-no').onclick = () => { box.hidden = true; this.asking = null; };
+    try {
+      const r = await fetch(url, { method: 'HEAD' });
+      const n = Number(r.headers.get('content-length'));
+      if (r.ok && n > 0 && this.asking) show(n);
+    } catch { /* no size: the question says so */ }
+  }
+
   showCrash(key, vars) {
     this.crash = { key, vars };
     const n = this.$('.notice');
@@ -143,6 +172,7 @@ export class GptModel extends GptElement {
 
   translated() {
     if (this.crash) this.showCrash(this.crash.key, this.crash.vars);
+    if (this.asking) this.$('.ask-text').textContent = t('model.ask', { origin: this.asking.origin, size: this.asking.size ? bytes(this.asking.size) : t('model.sizeUnknown') });
     if (this.loaded) this.render();
   }
 

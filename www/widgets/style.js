@@ -10,6 +10,9 @@ sheet.replaceSync(`
 .card { border: 1px solid var(--border); border-radius: 8px; padding: 0.75rem 1rem; background: var(--card); }
 h3 { margin: 0 0 0.5rem; font-size: 1.05rem; }
 .row { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0.4rem 0; }
+.row.top { align-items: flex-start; }
+[hidden] { display: none !important; }
+figure.plot { margin: 0; }
 .grow { flex: 1 1 12rem; min-width: 0; }
 label { display: inline-flex; gap: 0.3rem; align-items: center; }
 input, select, textarea, button { font: inherit; font-size: 14px; color: var(--fg); background: var(--bg); border: 1px solid var(--border);

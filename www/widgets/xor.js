@@ -37,10 +37,10 @@ export class GptXor extends GptElement {
         <p class="status" role="status" aria-live="polite"></p>
         <div class="cols2">
           <div><svg class="net" viewBox="0 0 420 260" role="img" data-t-label="xor.netLabel"></svg></div>
-          <div class="row" style="align-items:flex-start">
-            <figure style="margin:0"><canvas class="boundary" width="180" height="180" data-t-label="xor.boundaryLabel"></canvas>
+          <div class="row top">
+            <figure class="plot"><canvas class="boundary" width="180" height="180" data-t-label="xor.boundaryLabel"></canvas>
               <figcaption class="muted" data-t="xor.boundary"></figcaption></figure>
-            <figure style="margin:0"><canvas class="curve" width="220" height="180" data-t-label="xor.curveLabel"></canvas>
+            <figure class="plot"><canvas class="curve" width="220" height="180" data-t-label="xor.curveLabel"></canvas>
               <figcaption class="muted losses"></figcaption></figure>
           </div>
         </div>
