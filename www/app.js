@@ -1,6 +1,7 @@
 // The chapter page: the widgets, the language switch, and the page state in the URL
 // (prompt, settings, selected layer and head), so that a view can be shared as a link.
 import { t, lang, setLang, onLang } from './i18n.js';
+import { registerOffline } from './offline.js';
 
 function translatePage() {
   for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
@@ -60,3 +61,12 @@ att.addEventListener('select', (e) => writeUrl({ layer: e.detail.layer, head: e.
 document.getElementById('lang').onchange = (e) => { setLang(e.target.value); writeUrl({ lang: e.target.value }); };
 onLang(translatePage);
 translatePage();
+
+// offline after one visit; a new version of the site is offered, not forced
+registerOffline({
+  show(reload) {
+    const bar = document.getElementById('update');
+    bar.hidden = false;
+    bar.querySelector('button').onclick = reload;
+  },
+});

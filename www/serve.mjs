@@ -26,7 +26,11 @@ export const CSP = [
   "object-src 'none'", "base-uri 'self'", "form-action 'self'",
 ].join('; ');
 
-export function serve(root, port = 8080, host = '127.0.0.1') {
+/**
+ * Serves `root`. `plain: true` sends only the content headers, as a bare static host does (no
+ * COOP/COEP, CORS or CSP): the tests of the service worker's isolation use it.
+ */
+export function serve(root, port = 8080, host = '127.0.0.1', { plain = false } = {}) {
   root = path.resolve(root);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -38,7 +42,7 @@ export function serve(root, port = 8080, host = '127.0.0.1') {
     if (file !== root && !file.startsWith(root + path.sep)) { res.writeHead(403).end('forbidden'); return; }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
     fs.stat(file, (err, st) => {
-      const headers = {
+      const headers = plain ? { 'Cache-Control': 'no-cache' } : {
         'Cross-Origin-Opener-Policy': 'same-origin',
         'Cross-Origin-Embedder-Policy': 'require-corp',
         // the widgets can be embedded in pages of other origins: their scripts, wasm and models

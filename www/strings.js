@@ -206,6 +206,8 @@ export const en = {
   // the chapter page's own text (index.html), adapted from the Korean lecture notes
   'page.title': 'Inside GPT',
   'page.lede': 'A real GPT-2-architecture language model, written in Rust and compiled to WebAssembly, running in this page. Nothing you type leaves your browser.',
+  'page.update': 'A new version of this page is ready.',
+  'page.reload': 'Switch to it',
   'page.lang': 'Language',
   'page.s1': '1. What a language model does',
   'page.s1a': 'A language model gives a probability to how natural a piece of text is, and, put simply, predicts the next word from the words before it. Here the "words" are tokens: pieces of words that the model reads one at a time.',
@@ -455,6 +457,8 @@ export const ko = {
   // the chapter page's own text (index.html), adapted from the Korean lecture notes
   'page.title': 'Inside GPT',
   'page.lede': 'Rust로 작성하고 WebAssembly로 컴파일한 진짜 GPT-2 구조의 언어 모델이 이 페이지 안에서 실행됩니다. 입력한 내용은 브라우저 밖으로 나가지 않습니다.',
+  'page.update': '이 페이지의 새 버전이 준비되었습니다.',
+  'page.reload': '새 버전으로 바꾸기',
   'page.lang': '언어',
   'page.s1': '1. 언어 모델이 하는 일',
   'page.s1a': '언어 모델은 문장이 얼마나 자연스러운지를 확률로 계산하고, 쉽게 말해 앞의 단어들로 다음 단어를 예측합니다. 여기서 "단어"는 토큰, 즉 모델이 한 번에 하나씩 읽는 단어 조각입니다.',

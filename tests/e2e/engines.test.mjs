@@ -190,6 +190,7 @@ for (const engine of ENGINES.filter((e) => !ONLY || ONLY.includes(e))) {
       await p.evaluate(async () => (await import('/www/client.js')).failNextStep('panic'));
       const error = await p.waitFor((w, { q }) => q(`${w} >> .status.error`)?.textContent, GEN, { timeout: 60_000, what: 'the widget to report the crash' });
       assert.match(error, /panicked: a test asked the engine to fail here \(panic\) \(at src\/web\.rs:\d+\)/);
+      assert.equal(await finished(p, GEN), 'error', 'the crashed run ended in error');
       const notice = await p.waitFor((a, { q }) => /reloaded/.test(q('gpt-model >> .notice').textContent) && q('gpt-model >> .notice').textContent,
         null, { timeout: 60_000, what: 'the model picker to say the model was reloaded' });
       assert.match(notice, /panicked/);

@@ -41,7 +41,7 @@ export async function start() {
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   return {
-    origin, page, context, foreign, logs, artifacts: ARTIFACTS,
+    origin, page, context, foreign, logs, artifacts: ARTIFACTS, server,
     async screenshot(name) { await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true }); },
     async close() { await browser.close(); server.close(); },
   };
