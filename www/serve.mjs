@@ -6,6 +6,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { precache } from './precache.mjs';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
@@ -41,6 +42,12 @@ export function serve(root, port = 8080, host = '127.0.0.1', { plain = false } =
     // inside the root itself, not a sibling folder whose name starts like it (/site-private)
     if (file !== root && !file.startsWith(root + path.sep)) { res.writeHead(403).end('forbidden'); return; }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    // the service worker's version, computed from the files as they are now (see precache.mjs)
+    if (file === path.join(root, 'www', 'precache.js') && fs.existsSync(path.join(root, 'www', 'precache.mjs'))) {
+      const body = precache(root).text;
+      res.writeHead(200, { 'Content-Type': TYPES['.js'], 'Cache-Control': 'no-cache', ...(plain ? {} : { 'Content-Security-Policy': CSP }) }).end(body);
+      return;
+    }
     fs.stat(file, (err, st) => {
       const headers = plain ? { 'Cache-Control': 'no-cache' } : {
         'Cross-Origin-Opener-Policy': 'same-origin',

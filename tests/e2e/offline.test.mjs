@@ -98,9 +98,8 @@ test('a new version replaces the old caches, and the page offers it', async () =
     const before = await caches();
     assert.equal(before.length, 1);
     assert.equal(await page.locator('#update').isHidden(), true);
-    // a new build: another version of the precache
-    const pre = path.join(dir, 'www/precache.js');
-    fs.writeFileSync(pre, fs.readFileSync(pre, 'utf8').replace(/"version": "([0-9a-f]+)"/, '"version": "new-$1"'));
+    // an edited file is a new version (the server computes it from the files)
+    fs.appendFileSync(path.join(dir, 'www/app.js'), '\n// a new version\n');
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
     await page.locator('#update').waitFor({ timeout: 60_000 });
     await Promise.all([page.waitForEvent('load'), page.locator('#update button').click()]);
@@ -108,7 +107,6 @@ test('a new version replaces the old caches, and the page offers it', async () =
     const now = await caches();
     assert.equal(now.length, 1, `only the new version's cache is left: ${now}`);
     assert.notEqual(now[0], before[0]);
-    assert.match(now[0], /new-/);
     assert.deepEqual(errors, []);
   } finally { stop(server); await context.close(); fs.rmSync(dir, { recursive: true, force: true }); }
 });
