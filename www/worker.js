@@ -53,9 +53,8 @@ function describeTrap(e) {
   // without a panic, an abort is almost always a failed allocation (Rust aborts on those)
   let mib = null;
   try { mib = Math.round(memoryBytes() / 2 ** 20); } catch { /* unknown */ }
-  const message = panic ? `the engine panicked: ${panic}`
-    : /unreachable/i.test(raw) ? `the engine ran out of memory (${mib ?? '?'} MiB of wasm memory in use) and aborted`
-      : `the engine crashed (${raw})`;
+  const message = panic ? `a panic: ${panic}`
+    : /unreachable/i.test(raw) ? `out of memory, ${mib ?? '?'} MiB of wasm memory in use` : `a trap: ${raw}`;
   return { message, panic };
 }
 

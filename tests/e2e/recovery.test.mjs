@@ -27,7 +27,7 @@ async function crashMidGeneration(kind) {
   await page.evaluate(async (k) => (await import('/www/client.js')).failNextStep(k), kind);
 }
 
-for (const [kind, words] of [['panic', /panicked: a test asked the engine to fail here \(panic\) \(at src\/web\.rs:\d+\)/], ['oom', /ran out of memory \(\d+ MiB of wasm memory in use\)/]]) {
+for (const [kind, words] of [['panic', /a panic: a test asked the engine to fail here \(panic\) \(at src\/web\.rs:\d+\)/], ['oom', /out of memory, \d+ MiB of wasm memory in use/]]) {
   test(`a ${kind} mid-generation: the page says so, restarts the engine, reloads the model, carries on`, async () => {
     const { page } = h;
     const starts = () => page.evaluate(async () => (await import('/www/client.js')).workerStarts());
