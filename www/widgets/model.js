@@ -23,7 +23,7 @@ export class GptModel extends GptElement {
     onCrash(({ message, reloaded }) => {
       this.showCrash('crash.restarting', { message });
       reloaded.then(
-        (m) => this.showCrash('crash.reloaded', { message, name: m?.name ?? '' }),
+        (m) => (m ? this.showCrash('crash.reloaded', { message, name: m.name }) : this.showCrash('crash.restarted', { message })),
         (e) => this.showCrash('crash.failed', { message, error: e.message }),
       );
     });
