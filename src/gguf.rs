@@ -1,4 +1,5 @@
-//! GGUF v3: a bounds-checked reader over a byte slice, a writer, and the block formats we use.
+//! GGUF v3: a bounds-checked reader over a byte slice, a writer, and the tensor types (their block
+//! formats are in `crate::quants`).
 //!
 //! The reader never allocates from a count it has not checked against the bytes actually present,
 //! so a corrupt or hostile header fails with a message instead of a giant allocation. Sizes and
@@ -7,7 +8,6 @@
 //! Shapes are kept in ggml order (`dims[0]` is the contiguous dimension).
 
 use crate::{bail, Error, Result};
-use half::f16;
 
 pub const MAGIC: &[u8; 4] = b"GGUF";
 pub const VERSION: u32 = 3;
@@ -22,78 +22,171 @@ pub const MAX_ARRAY_ELEMENTS: u64 = 1 << 22;
 // ---------------------------------------------------------------------------------------------
 // Tensor types
 
-/// The ggml tensor types this engine reads and writes.
+/// The ggml tensor types this engine reads and writes: every type llama.cpp's quantizer
+/// (`llama-quantize`) writes for a GPT-2 apart from the IQ types. Their block formats are in
+/// `crate::quants`, one file each.
+#[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
     F32,
     F16,
-    Q4_0,
+    BF16,
     Q8_0,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
 }
 
+/// ggml's names of the type ids we do not read, so that a refusal can say which type it was.
+const UNSUPPORTED: [(u32, &str); 29] = [
+    (4, "Q4_2"),
+    (5, "Q4_3"),
+    (9, "Q8_1"),
+    (15, "Q8_K"),
+    (16, "IQ2_XXS"),
+    (17, "IQ2_XS"),
+    (18, "IQ3_XXS"),
+    (19, "IQ1_S"),
+    (20, "IQ4_NL"),
+    (21, "IQ3_S"),
+    (22, "IQ2_S"),
+    (23, "IQ4_XS"),
+    (24, "I8"),
+    (25, "I16"),
+    (26, "I32"),
+    (27, "I64"),
+    (28, "F64"),
+    (29, "IQ1_M"),
+    (31, "Q4_0_4_4"),
+    (32, "Q4_0_4_8"),
+    (33, "Q4_0_8_8"),
+    (34, "TQ1_0"),
+    (35, "TQ2_0"),
+    (36, "IQ4_NL_4_4"),
+    (37, "IQ4_NL_4_8"),
+    (38, "IQ4_NL_8_8"),
+    (39, "MXFP4"),
+    (40, "NVFP4"),
+    (41, "Q1_0"),
+];
+
 impl DType {
-    pub fn from_id(id: u32, tensor: &str) -> Result<Self> {
-        Ok(match id {
-            0 => DType::F32,
-            1 => DType::F16,
-            2 => DType::Q4_0,
-            8 => DType::Q8_0,
-            // ids of real ggml types we do not implement, so the message can say which
-            3 | 6 | 7 | 9..=30 => bail!(
-                "tensor {tensor} has ggml type {id}, which this engine does not support (supported: F32, F16, Q8_0, Q4_0)"
-            ),
-            _ => bail!("tensor {tensor} has unknown ggml type id {id}"),
-        })
+    /// Every supported type, floats first, then the legacy 32-value blocks, then the K-quants.
+    pub const ALL: [DType; 13] = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+        DType::Q5_0,
+        DType::Q5_1,
+        DType::Q2_K,
+        DType::Q3_K,
+        DType::Q4_K,
+        DType::Q5_K,
+        DType::Q6_K,
+    ];
+
+    /// "F32, F16, ..., Q6_K": for messages.
+    pub fn supported_list() -> String {
+        Self::ALL.map(DType::name).join(", ")
     }
+
+    pub fn from_id(id: u32, tensor: &str) -> Result<Self> {
+        if let Some(t) = Self::ALL.into_iter().find(|t| t.id() == id) {
+            return Ok(t);
+        }
+        match UNSUPPORTED.iter().find(|(i, _)| *i == id) {
+            Some((_, name)) => bail!(
+                "tensor {tensor} has ggml type {id} ({name}), which this engine does not support (supported: {})",
+                Self::supported_list()
+            ),
+            None => bail!("tensor {tensor} has unknown ggml type id {id}"),
+        }
+    }
+    /// ggml's `ggml_type` id.
     pub fn id(self) -> u32 {
         match self {
             DType::F32 => 0,
             DType::F16 => 1,
             DType::Q4_0 => 2,
+            DType::Q4_1 => 3,
+            DType::Q5_0 => 6,
+            DType::Q5_1 => 7,
             DType::Q8_0 => 8,
+            DType::Q2_K => 10,
+            DType::Q3_K => 11,
+            DType::Q4_K => 12,
+            DType::Q5_K => 13,
+            DType::Q6_K => 14,
+            DType::BF16 => 30,
         }
     }
-    /// `general.file_type` for a file whose matrices have this type.
+    /// `general.file_type` (llama.cpp's `llama_ftype`) for a file whose matrices have this type;
+    /// for Q3_K, Q4_K and Q5_K the number of the `_S` recipe, which uses the type throughout.
     pub fn file_type(self) -> u32 {
         match self {
             DType::F32 => 0,
             DType::F16 => 1,
             DType::Q4_0 => 2,
+            DType::Q4_1 => 3,
             DType::Q8_0 => 7,
+            DType::Q5_0 => 8,
+            DType::Q5_1 => 9,
+            DType::Q2_K => 10,
+            DType::Q3_K => 11,
+            DType::Q4_K => 14,
+            DType::Q5_K => 16,
+            DType::Q6_K => 18,
+            DType::BF16 => 32,
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "F32",
             DType::F16 => "F16",
-            DType::Q4_0 => "Q4_0",
+            DType::BF16 => "BF16",
             DType::Q8_0 => "Q8_0",
+            DType::Q4_0 => "Q4_0",
+            DType::Q4_1 => "Q4_1",
+            DType::Q5_0 => "Q5_0",
+            DType::Q5_1 => "Q5_1",
+            DType::Q2_K => "Q2_K",
+            DType::Q3_K => "Q3_K",
+            DType::Q4_K => "Q4_K",
+            DType::Q5_K => "Q5_K",
+            DType::Q6_K => "Q6_K",
         }
     }
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_uppercase().as_str() {
-            "F32" => DType::F32,
-            "F16" => DType::F16,
-            "Q4_0" => DType::Q4_0,
-            "Q8_0" => DType::Q8_0,
-            _ => bail!("unknown tensor type {s:?} (use F32, F16, Q8_0 or Q4_0)"),
-        })
+        let upper = s.to_ascii_uppercase();
+        match Self::ALL.into_iter().find(|t| t.name() == upper) {
+            Some(t) => Ok(t),
+            None => bail!("unknown tensor type {s:?} (use one of {})", Self::supported_list()),
+        }
     }
     /// Elements per block.
     pub fn block_len(self) -> usize {
         match self {
-            DType::F32 | DType::F16 => 1,
-            DType::Q4_0 | DType::Q8_0 => 32,
+            DType::F32 | DType::F16 | DType::BF16 => 1,
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q5_0 | DType::Q5_1 => crate::quants::QK,
+            DType::Q2_K | DType::Q3_K | DType::Q4_K | DType::Q5_K | DType::Q6_K => crate::quants::QK_K,
         }
     }
-    /// Bytes per block.
+    /// Bytes per block (each format's layout is in its file under `src/quants/`).
     pub fn block_bytes(self) -> usize {
-        match self {
-            DType::F32 => 4,
-            DType::F16 => 2,
-            DType::Q4_0 => 2 + 16,
-            DType::Q8_0 => 2 + 32,
-        }
+        crate::quants::block_bytes(self)
+    }
+    /// Blocks of several values with scales, as opposed to one float per element.
+    pub fn is_quantized(self) -> bool {
+        self.block_len() > 1
     }
     /// Bytes taken by `n` elements (`n` must be a multiple of the block length), in u64 so that it
     /// cannot wrap on a 32-bit target.
@@ -102,63 +195,8 @@ impl DType {
     }
 }
 
-/// Encodes f32 values into `dtype` blocks (ggml's reference quantizers).
-pub fn quantize(values: &[f32], dtype: DType) -> Result<Vec<u8>> {
-    if values.len() % dtype.block_len() != 0 {
-        bail!("{} values cannot be stored as {}: not a multiple of {}", values.len(), dtype.name(), dtype.block_len());
-    }
-    let mut out = Vec::with_capacity(dtype.bytes_for(values.len() as u64) as usize);
-    match dtype {
-        DType::F32 => values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        DType::F16 => values.iter().for_each(|v| out.extend_from_slice(&f16::from_f32(*v).to_le_bytes())),
-        DType::Q8_0 => {
-            for block in values.chunks(32) {
-                let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let d = amax / 127.0;
-                let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-                out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
-                out.extend(block.iter().map(|v| (v * id).round() as i8 as u8));
-            }
-        }
-        DType::Q4_0 => {
-            for block in values.chunks(32) {
-                // the signed value of largest magnitude maps to -8
-                let max = block.iter().fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
-                let d = max / -8.0;
-                let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-                out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
-                let q = |v: f32| ((v * id + 8.5) as i32).clamp(0, 15) as u8;
-                for j in 0..16 {
-                    out.push(q(block[j]) | (q(block[j + 16]) << 4));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Decodes `dtype` blocks back into f32 values.
-pub fn dequantize(bytes: &[u8], dtype: DType, out: &mut Vec<f32>) {
-    let half = |b: &[u8]| f16::from_le_bytes([b[0], b[1]]).to_f32();
-    match dtype {
-        DType::F32 => out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-        DType::F16 => out.extend(bytes.chunks_exact(2).map(half)),
-        DType::Q8_0 => {
-            for b in bytes.chunks_exact(34) {
-                let d = half(b);
-                out.extend(b[2..].iter().map(|&q| q as i8 as f32 * d));
-            }
-        }
-        DType::Q4_0 => {
-            for b in bytes.chunks_exact(18) {
-                let d = half(b);
-                let qs = &b[2..];
-                out.extend(qs.iter().map(|&q| ((q & 0x0f) as i32 - 8) as f32 * d));
-                out.extend(qs.iter().map(|&q| ((q >> 4) as i32 - 8) as f32 * d));
-            }
-        }
-    }
-}
+/// Every format's encoder and decoder (one file per format in `src/quants/`).
+pub use crate::quants::{dequantize, quantize};
 
 // ---------------------------------------------------------------------------------------------
 // Metadata values
@@ -497,6 +535,10 @@ impl Writer {
     pub fn tensor(&mut self, name: &str, dims: &[usize], dtype: DType, values: &[f32]) -> Result<&mut Self> {
         if dims.iter().product::<usize>() != values.len() {
             bail!("tensor {name}: dims {dims:?} do not match {} values", values.len());
+        }
+        // blocks never straddle rows: a row must be whole blocks, as the reader requires
+        if dims.first().is_some_and(|d| d % dtype.block_len() != 0) {
+            bail!("tensor {name}: first dimension {} is not a multiple of the {} block length {}", dims[0], dtype.name(), dtype.block_len());
         }
         let bytes = quantize(values, dtype).map_err(|e| Error(format!("tensor {name}: {e}")))?;
         self.tensors.push((name.to_string(), dims.to_vec(), dtype, bytes));

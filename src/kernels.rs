@@ -3,6 +3,8 @@
 //!
 //! At load the blocks are repacked: each block's scale as an f32 and its 32 values as signed bytes
 //! (Q4_0 nibbles unpacked), so the inner loop does only integer multiply-adds and one scaled add.
+//! Every other quantized format (Q4_1, Q5_0, Q5_1, Q2_K .. Q6_K) is decoded exactly and re-encoded
+//! into this Q8_0 form at load (`QMatrix::new`), so it runs through the same kernels.
 //!
 //! Bit-identical twins: a row's dot product keeps four partial sums, lane j holding the products
 //! of elements e with (e mod 8) div 2 == j (the lanes of wasm's `i32x4.dot_i16x8_s`). Each block's
@@ -18,12 +20,16 @@ use half::f16;
 use std::sync::Arc;
 
 /// Q8_0/Q4_0 blocks hold 32 values.
-pub const QK: usize = 32;
+pub const QK: usize = crate::quants::QK;
 
 /// A quantized weight matrix (rows = outputs, cols = inputs), repacked for the kernels.
 #[derive(Clone, Debug)]
 pub struct QMatrix {
+    /// the form the values are held in, and that `to_blocks` writes: Q8_0 or Q4_0 as the file
+    /// stored them, or Q8_0 for a re-encoded format
     pub dtype: DType,
+    /// the type the file stored (equal to `dtype` unless re-encoded)
+    pub file_dtype: DType,
     pub rows: usize,
     pub cols: usize,
     /// (rows, cols / 32) block scales
@@ -40,29 +46,54 @@ pub struct QActivations {
 }
 
 impl QMatrix {
-    /// From file blocks (`rows * cols / 32` blocks of `dtype`).
+    /// From file blocks (`rows * cols` values of any quantized `dtype`). Q8_0 and Q4_0 are
+    /// repacked as they are. Every other format is decoded row by row, exactly, and each row
+    /// re-encoded as Q8_0 blocks with the file encoder's rounding (`quants::q8_0::block`: f16
+    /// scale max|x| / 127, values rounded to nearest): the same kernels then run every format.
+    /// The cost of this first step: the matrix takes 1.125 bytes per weight in memory (an f32
+    /// scale per 32 values and an i8 per value; Q2_K's file holds 0.33, Q6_K's 0.82), and Q8_0's
+    /// rounding, up to half a step of max|block| / 127, adds to the file's own. Packed kernels
+    /// per format, reading the file's blocks, are the next step.
     pub fn new(dtype: DType, rows: usize, cols: usize, data: &[u8]) -> Result<Self> {
-        if !matches!(dtype, DType::Q8_0 | DType::Q4_0) {
-            bail!("QMatrix holds Q8_0 or Q4_0 blocks, not {}", dtype.name());
+        if !dtype.is_quantized() {
+            bail!("QMatrix holds quantized blocks, not {}", dtype.name());
         }
         let need = dtype.bytes_for(rows as u64 * cols as u64);
-        if cols % QK != 0 || data.len() as u64 != need {
+        if cols % dtype.block_len() != 0 || data.len() as u64 != need {
             bail!("a {rows}x{cols} {} matrix needs {need} bytes, got {}", dtype.name(), data.len());
         }
-        // rows * cols fits: data holds at least one byte per 2 elements
+        // rows * cols fits: data holds at least one byte per 4 elements
         let mut scales = crate::try_vec(rows * cols / QK, "the matrix scales")?;
         let mut quants = crate::try_vec(rows * cols, "the matrix values")?;
-        for block in data.chunks_exact(dtype.block_bytes()) {
-            scales.push(f16::from_le_bytes([block[0], block[1]]).to_f32());
-            match dtype {
-                DType::Q8_0 => quants.extend(block[2..].iter().map(|&q| q as i8)),
-                _ => {
-                    quants.extend(block[2..].iter().map(|&q| (q & 0x0f) as i8 - 8));
-                    quants.extend(block[2..].iter().map(|&q| (q >> 4) as i8 - 8));
+        let held = match dtype {
+            DType::Q8_0 | DType::Q4_0 => {
+                for block in data.chunks_exact(dtype.block_bytes()) {
+                    scales.push(f16::from_le_bytes([block[0], block[1]]).to_f32());
+                    match dtype {
+                        DType::Q8_0 => quants.extend(block[2..].iter().map(|&q| q as i8)),
+                        _ => {
+                            quants.extend(block[2..].iter().map(|&q| (q & 0x0f) as i8 - 8));
+                            quants.extend(block[2..].iter().map(|&q| (q >> 4) as i8 - 8));
+                        }
+                    }
                 }
+                dtype
             }
-        }
-        Ok(QMatrix { dtype, rows, cols, scales: scales.into(), quants: quants.into() })
+            _ => {
+                let mut row = Vec::with_capacity(cols);
+                for blocks in data.chunks_exact(dtype.bytes_for(cols as u64) as usize) {
+                    row.clear();
+                    crate::quants::dequantize(blocks, dtype, &mut row);
+                    for x in row.chunks_exact(QK) {
+                        let (d, q) = crate::quants::q8_0::block(x);
+                        scales.push(d.to_f32());
+                        quants.extend_from_slice(&q);
+                    }
+                }
+                DType::Q8_0
+            }
+        };
+        Ok(QMatrix { dtype: held, file_dtype: dtype, rows, cols, scales: scales.into(), quants: quants.into() })
     }
 
     /// Row `r` decoded to f32, appended to `out` (embedding lookups).
@@ -177,7 +208,7 @@ pub fn quantize_activations(x: &[f32], m: usize, cols: usize) -> QActivations {
 /// `f32::round` (half away from zero) for |x| < 2^31 from a truncating conversion: in wasm
 /// `round` is a software call.
 #[inline]
-fn round_half_away(x: f32) -> i32 {
+pub(crate) fn round_half_away(x: f32) -> i32 {
     let t = x as i32;
     let f = x - t as f32;
     t + (f >= 0.5) as i32 - (f <= -0.5) as i32

@@ -2,7 +2,8 @@
 //!
 //! Layout (each module is DOM-free and tested natively, except `web`):
 //! - `bench`: kernel benchmarks (ours, candle's QMatMul, scalar), natively and in wasm
-//! - `gguf`: GGUF v3 reader (bounds-checked) and writer, Q8_0/Q4_0 block formats
+//! - `gguf`: GGUF v3 reader (bounds-checked) and writer, the tensor types
+//! - `quants`: ggml's block formats (F16, BF16, Q4_0 .. Q8_0, Q2_K .. Q6_K), one file each: layout, decoder, encoder
 //! - `hostile`: malformed and hostile GGUF files with the message each must produce (fixtures, fuzzing)
 //! - `kernels`: our kernels (quantized and f32 products, attention, exp; simd128 with scalar twins)
 //! - `model`: the GPT-2 network, loaded from a GGUF in llama.cpp's `gpt2` layout
@@ -19,6 +20,7 @@ pub mod gguf;
 pub mod hostile;
 pub mod kernels;
 pub mod model;
+pub mod quants;
 pub mod sampler;
 pub mod session;
 pub mod synth;

@@ -14,6 +14,8 @@
 //!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02] [--gpt2-vocab DIR]
 //!   inside-gpt hostile  --out DIR   (the malformed-file fixtures and their manifest.json)
 //!   inside-gpt models   --dir www/models   (rewrites models.json's sizes and SHA-256s from the files)
+//!   inside-gpt dequant  --type Q4_K --in BLOCKS --out VALUES.f32   (ggml blocks to little-endian f32)
+//!   inside-gpt quant    --type Q4_K --in VALUES.f32 --out BLOCKS   (little-endian f32 to ggml blocks)
 
 use inside_gpt::gguf::DType;
 use inside_gpt::model::Config;
@@ -22,7 +24,7 @@ use inside_gpt::{bail, synth, Error, Result};
 use std::collections::HashMap;
 use std::io::Write;
 
-const USAGE: &str = "usage: inside-gpt <generate|score|info|synth|hostile|train|export|bench> [--option value ...] (see src/main.rs)";
+const USAGE: &str = "usage: inside-gpt <generate|score|info|synth|hostile|train|export|bench|dequant|quant> [--option value ...] (see src/main.rs)";
 
 /// `--key value` pairs and bare `--flag`s.
 struct Args(HashMap<String, String>);
@@ -516,6 +518,20 @@ fn bench_cmd(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Converts a file of `--type` blocks to f32 values (`dequant`) or back (`quant`); both files are
+/// raw, little-endian, without a header (what tests/quants_compat.py hands gguf-py).
+fn convert_cmd(args: &Args, decode: bool) -> Result<()> {
+    let dtype = DType::parse(args.str("type")?)?;
+    let (input, out) = (args.str("in")?, args.str("out")?);
+    let bytes = std::fs::read(input).map_err(|e| Error(format!("cannot read {input}: {e}")))?;
+    let (from, to) = if decode { (dtype, DType::F32) } else { (DType::F32, dtype) };
+    let values = inside_gpt::quants::dequantize_all(&bytes, from).map_err(|e| Error(format!("{input}: {e}")))?;
+    let result = inside_gpt::quants::quantize(&values, to)?;
+    std::fs::write(out, &result).map_err(|e| Error(format!("cannot write {out}: {e}")))?;
+    eprintln!("wrote {out}: {} values as {}, {} bytes", values.len(), to.name(), result.len());
+    Ok(())
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.first().map(String::as_str) {
@@ -529,6 +545,8 @@ fn main() {
             "train" => train_cmd(&a),
             "export" => export_cmd(&a),
             "bench" => bench_cmd(&a),
+            "dequant" => convert_cmd(&a, true),
+            "quant" => convert_cmd(&a, false),
             _ => Err(Error(format!("unknown command {cmd:?}\n{USAGE}"))),
         }),
         None => Err(Error(USAGE.into())),

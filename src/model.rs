@@ -170,12 +170,14 @@ impl<'a> Loader<'a> {
             }
         }
     }
-    /// A weight matrix stored [in, out] (ggml order) used as y = x W^T.
+    /// A weight matrix stored [in, out] (ggml order) used as y = x W^T. Quantized types go to our
+    /// kernels (Q8_0 and Q4_0 as they are, the others re-encoded as Q8_0: see `QMatrix::new`);
+    /// F32, F16 and BF16 to the dense f32 path.
     fn matrix(&self, name: &str, dims: &[usize]) -> Result<Matrix> {
         if let Source::File { g, bytes } = &self.src {
             let t = Self::info(g, name, dims)?;
-            if matches!(t.dtype, DType::Q8_0 | DType::Q4_0) {
-                let q = QMatrix::new(t.dtype, dims[1], dims[0], &bytes[t.start..t.start + t.len])?;
+            if t.dtype.is_quantized() {
+                let q = QMatrix::new(t.dtype, dims[1], dims[0], &bytes[t.start..t.start + t.len]).map_err(|e| Error(format!("tensor {name}: {e}")))?;
                 return Ok(match self.kernels {
                     Kernels::Ours => Matrix::Quant(q),
                     Kernels::Candle => Matrix::Candle(candle_qmatmul(&q)?, q),
@@ -475,7 +477,8 @@ struct Block {
 }
 
 enum TokenEmbedding {
-    /// quantized rows, decoded on lookup
+    /// quantized rows, decoded on lookup (from the kernels' form: a re-encoded format's rows carry
+    /// Q8_0's rounding too, the same weights the tied LM head multiplies by)
     Packed(QMatrix),
     /// (V, C), trainable
     Dense(Tensor),
@@ -857,28 +860,36 @@ impl Weights {
 
     /// The metadata, tokenizer and tensors of `to_gguf`, into a writer that may take more.
     pub fn write_into(&self, w: &mut crate::gguf::Writer, tokenizer: &crate::tokenizer::Tokenizer, dtype: DType, name: &str) -> Result<()> {
+        self.write_mixed(w, tokenizer, name, dtype, &|_| dtype)
+    }
+
+    /// `write_into` with a type per matrix, as llama.cpp's quantizer recipes mix them (Q4_K_M:
+    /// Q4_K with some Q6_K, ...): `type_of(name)` for each 2-D weight; vectors and the position
+    /// embedding stay F32. `file_type` gives `general.file_type`.
+    pub fn write_mixed(&self, w: &mut crate::gguf::Writer, tokenizer: &crate::tokenizer::Tokenizer, name: &str, file_type: DType, type_of: &dyn Fn(&str) -> DType) -> Result<()> {
         use crate::gguf::Value;
         let c = &self.cfg;
         if tokenizer.vocab_size() != c.n_vocab {
             bail!("tokenizer has {} tokens but the model's vocabulary is {}", tokenizer.vocab_size(), c.n_vocab);
         }
+        let layout = Self::layout(c);
+        let type_for = |tname: &str, dims: &[usize]| if dims.len() == 2 && tname != "position_embd.weight" { type_of(tname) } else { DType::F32 };
         w.meta("general.architecture", Value::String("gpt2".into()))
             .meta("general.name", Value::String(name.into()))
-            .meta("general.file_type", Value::U32(dtype.file_type()))
+            .meta("general.file_type", Value::U32(file_type.file_type()))
             .meta("gpt2.context_length", Value::U32(c.n_ctx as u32))
             .meta("gpt2.embedding_length", Value::U32(c.n_embd as u32))
             .meta("gpt2.feed_forward_length", Value::U32(c.n_ff as u32))
             .meta("gpt2.block_count", Value::U32(c.n_layer as u32))
             .meta("gpt2.attention.head_count", Value::U32(c.n_head as u32))
             .meta("gpt2.attention.layer_norm_epsilon", Value::F32(c.eps as f32));
-        if matches!(dtype, DType::Q8_0 | DType::Q4_0) {
+        if layout.iter().any(|(n, d)| type_for(n, d).is_quantized()) {
             w.meta("general.quantization_version", Value::U32(2));
         }
         tokenizer.write_gguf(w);
-        for (tname, dims) in Self::layout(c) {
+        for (tname, dims) in layout {
             let v = self.get(&tname).ok_or_else(|| Error(format!("missing tensor {tname}")))?;
-            let t = if dims.len() == 2 && tname != "position_embd.weight" { dtype } else { DType::F32 };
-            w.tensor(&tname, &dims, t, v)?;
+            w.tensor(&tname, &dims, type_for(&tname, &dims), v)?;
         }
         Ok(())
     }

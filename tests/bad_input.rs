@@ -99,7 +99,13 @@ fn unknown_and_unsupported_types() {
     // the type field is the 4 bytes before the offset (u64) at the end of the first tensor info
     let name = b"token_embd.weight";
     let at = f.windows(name.len()).position(|w| w == name).unwrap() + name.len() + 4 + 8 * g.tensors[0].dims.len();
-    for (id, needle) in [(999u32, "unknown ggml type id 999"), (12, "does not support")] {
+    for (id, needle) in [
+        (999u32, "unknown ggml type id 999"),
+        (23, "tensor token_embd.weight has ggml type 23 (IQ4_XS), which this engine does not support (supported: F32, F16, BF16"),
+        (15, "(Q8_K), which this engine does not support"),
+        // a type we read, but whose blocks (256 values) do not fit this 64-wide row
+        (12, "first dimension 64 is not a multiple of the Q4_K block length 256"),
+    ] {
         let mut bad = f.clone();
         bad[at..at + 4].copy_from_slice(&id.to_le_bytes());
         expect(&bad, needle);

@@ -88,10 +88,14 @@ def rewrite(r, path):
 
 def main():
     with tempfile.TemporaryDirectory() as d:
-        for name, qt in [("F32", Q.F32), ("Q8_0", Q.Q8_0), ("Q4_0", Q.Q4_0)]:
+        # every type we write; the K-quants need rows of 256 values
+        types = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+        for name in types:
+            qt = Q[name]
+            width = "256" if name.endswith("_K") else "64"
             ours = os.path.join(d, f"ours-{name}.gguf")
             theirs = os.path.join(d, f"gguf-py-{name}.gguf")
-            run("synth", "--out", ours, "--type", name, "--seed", "9", "--std", "0.1")
+            run("synth", "--out", ours, "--type", name, "--seed", "9", "--std", "0.1", "--width", width)
             r = check_layout(ours, qt)
             rewrite(r, theirs)
             check_layout(theirs, qt)

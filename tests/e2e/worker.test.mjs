@@ -37,7 +37,8 @@ async function drive(commands, stopAfterTokens = 0, workerUrl = '/www/worker.js'
 }
 
 // every type: our quantized kernels are bit-identical natively and in wasm
-const TYPES = ['F32', 'Q8_0', 'Q4_0'];
+// every type llama.cpp's quantizer writes for GPT-2 (K-quant rows are whole 256-value super-blocks)
+const TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K'];
 const settings = { temperature: 0.9, topK: 50, topP: 0.95, seed: 1234, topN: 5 };
 const prompt = 'To be, or not to be: 언어 모델 😀';
 
@@ -67,7 +68,8 @@ test('loads with progress events and streams tokens', async () => {
 
 for (const type of TYPES) {
   test(`the browser and the native CLI give the same token ids (${type})`, async () => {
-    const f = fixture(`synth-${type}.gguf`, '--type', type, '--seed', '3', '--std', '0.1', '--layers', '4', '--width', '128', '--ctx', '512', '--vocab', '400');
+    const width = type.endsWith('_K') ? '256' : '128';
+    const f = fixture(`synth-${type}-${width}.gguf`, '--type', type, '--seed', '3', '--std', '0.1', '--layers', '4', '--width', width, '--ctx', '512', '--vocab', '400');
     const msgs = await drive([
       { command: 'load', id: 1, url: f.urlPath },
       { command: 'generate', id: 2, prompt, options: settings, maxTokens: 40 },

@@ -1,0 +1,42 @@
+//! Q5_1: 32 values per block, 24 bytes: Q4_1 with a fifth bit per value.
+//!
+//! ```text
+//! bytes 0..2    d       f16 scale
+//! bytes 2..4    m       f16 minimum
+//! bytes 4..8    qh      u32 (little-endian): bit j is the fifth (high) bit of value j
+//! bytes 8..24   qs[16]  low four bits: value j (j < 16) in the low nibble of qs[j], value j + 16 in its high nibble
+//! value = (low | high << 4) * d + m
+//! ```
+//! Encoding (`quantize_row_q5_1_ref`): d = (max - min) / 31, m = min, q = trunc((x - min) / d + 0.5)
+//! (at most 31).
+
+use super::{f16_at, inverse, push_f16, QK};
+
+pub const BLOCK_BYTES: usize = 2 + 2 + 4 + QK / 2;
+
+pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
+    let (d, m) = (f16_at(b, 0), f16_at(b, 2));
+    let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    let qs = &b[8..BLOCK_BYTES];
+    let q = |j: usize| {
+        let low = if j < QK / 2 { qs[j] & 0x0f } else { qs[j - QK / 2] >> 4 };
+        low as u32 | (((qh >> j) & 1) << 4)
+    };
+    out.extend((0..QK).map(|j| q(j) as f32 * d + m));
+}
+
+pub fn quantize(x: &[f32], out: &mut Vec<u8>) {
+    let min = x.iter().fold(f32::MAX, |m, &v| if v < m { v } else { m });
+    let max = x.iter().fold(-f32::MAX, |m, &v| if v > m { v } else { m });
+    let d = (max - min) / 31.0;
+    let id = inverse(d);
+    push_f16(out, d);
+    push_f16(out, min);
+    let mut q = [0u8; QK];
+    for (q, &v) in q.iter_mut().zip(x) {
+        *q = (((v - min) * id + 0.5) as i32).clamp(0, 31) as u8;
+    }
+    let qh = q.iter().enumerate().fold(0u32, |h, (j, &q)| h | (((q >> 4) as u32) << j));
+    out.extend_from_slice(&qh.to_le_bytes());
+    out.extend((0..QK / 2).map(|j| (q[j] & 0x0f) | ((q[j + QK / 2] & 0x0f) << 4)));
+}
