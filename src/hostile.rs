@@ -199,6 +199,8 @@ pub fn files() -> Result<Vec<Hostile>> {
     );
     // the tokenizer
     add("tokenizer-not-gpt2.gguf", edit(&|r| { r.set("tokenizer.ggml.model", Value::String("llama".into())); }), "only GPT-2 byte-level BPE");
+    add("tokenizer-pre-unknown.gguf", edit(&|r| { r.set("tokenizer.ggml.pre", Value::String("llama-bpe".into())); }), "tokenizer.ggml.pre is \"llama-bpe\"");
+    add("add-bos-not-a-bool.gguf", edit(&|r| { r.set("tokenizer.ggml.add_bos_token", Value::U32(1)); }), "tokenizer.ggml.add_bos_token should be a bool");
     add("tokenizer-no-tokens.gguf", edit(&|r| { r.remove("tokenizer.ggml.tokens"); }), "missing metadata tokenizer.ggml.tokens");
     add(
         "bos-id-2-to-the-32-plus-1.gguf",

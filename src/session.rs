@@ -280,7 +280,14 @@ impl Generator {
     /// Validates the options, runs the prompt through the model and fills the cache.
     pub fn new(model: &Model, prompt: &str, opts: GenerateOptions) -> Result<(Generator, Prompt)> {
         let sampler = Sampler::new(opts.sampler.clone())?;
-        let ids = model.encode_prompt(prompt)?;
+        let mut ids = model.encode_prompt(prompt)?;
+        // a file that asks for it (tokenizer.ggml.add_bos_token) starts generation with BOS
+        if let (true, Some(bos)) = (model.tokenizer.add_bos, model.tokenizer.bos) {
+            ids.insert(0, bos);
+            if ids.len() > model.gpt.cfg.n_ctx {
+                bail!("the prompt is {} tokens with BOS, longer than the model's context of {} tokens", ids.len(), model.gpt.cfg.n_ctx);
+            }
+        }
         Self::from_tokens(model, ids, opts, sampler)
     }
 

@@ -57,6 +57,8 @@ pub struct Tokenizer {
     pub merges: Vec<String>,
     pub bos: Option<u32>,
     pub eos: Option<u32>,
+    /// `tokenizer.ggml.add_bos_token`: generation starts with `bos`, as llama.cpp does then
+    pub add_bos: bool,
     /// the raw bytes each token stands for
     bytes: Vec<Vec<u8>>,
 }
@@ -125,7 +127,7 @@ impl Tokenizer {
                 }
             })
             .collect();
-        Ok(Tokenizer { inner, tokens, token_types, merges, bos, eos, bytes })
+        Ok(Tokenizer { inner, tokens, token_types, merges, bos, eos, add_bos: false, bytes })
     }
 
     /// Reads `tokenizer.ggml.*` as llama.cpp writes it for GPT-2.
@@ -134,6 +136,18 @@ impl Tokenizer {
         if model != "gpt2" {
             bail!("tokenizer.ggml.model is {model:?}: only GPT-2 byte-level BPE (\"gpt2\") is supported");
         }
+        // How text is split before BPE. Only GPT-2's own split is implemented; a file without the
+        // key (older converters) is taken to mean it, as its architecture does.
+        match g.get("tokenizer.ggml.pre").map(|v| v.as_str()) {
+            None | Some(Some("gpt-2")) => {}
+            Some(Some(pre)) => bail!("tokenizer.ggml.pre is {pre:?}: this engine splits text as GPT-2 does (\"gpt-2\") and would tokenize this model's text differently"),
+            Some(None) => bail!("metadata tokenizer.ggml.pre should be a string"),
+        }
+        let add_bos = match g.get("tokenizer.ggml.add_bos_token") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(v) => bail!("metadata tokenizer.ggml.add_bos_token should be a bool, found {}", show(v)),
+        };
         let strings = |key: &str| -> Result<Vec<String>> {
             let arr = g.get(key).and_then(Value::as_array).ok_or_else(|| Error(format!("missing metadata {key}")))?;
             arr.iter()
@@ -166,7 +180,13 @@ impl Tokenizer {
             }
         }
         let id = |key: &str| g.get(key).and_then(Value::as_u64).map(|x| x as u32);
-        Self::from_vocab(tokens, token_types, merges, id("tokenizer.ggml.bos_token_id"), id("tokenizer.ggml.eos_token_id"))
+        let bos = id("tokenizer.ggml.bos_token_id");
+        if add_bos && bos.is_none() {
+            bail!("tokenizer.ggml.add_bos_token is true but the file gives no tokenizer.ggml.bos_token_id");
+        }
+        let mut t = Self::from_vocab(tokens, token_types, merges, bos, id("tokenizer.ggml.eos_token_id"))?;
+        t.add_bos = add_bos;
+        Ok(t)
     }
 
     /// Reads a Hugging Face `tokenizer.json` holding a byte-level BPE model.

@@ -63,3 +63,20 @@ fn committed_fixtures_match_the_generator_and_fail_as_listed() {
         assert!(error_of(&bytes).contains(h.needle), "{}", h.name);
     }
 }
+
+/// `tokenizer.ggml.add_bos_token = true` starts generation with BOS, as llama.cpp does; false or
+/// absent (GPT-2's own files) does not.
+#[test]
+fn add_bos_token_starts_generation_with_bos() {
+    let base = hostile::base_file().unwrap();
+    let plain = Model::from_bytes(&base).unwrap();
+    let (_, p) = Generator::new(&plain, "To be", GenerateOptions::default()).unwrap();
+    let bos = plain.tokenizer.bos.unwrap();
+    assert_ne!(p.tokens[0], bos);
+    let mut raw = RawFile::from_bytes(&base).unwrap();
+    raw.set("tokenizer.ggml.add_bos_token", Value::Bool(true));
+    let with = Model::from_bytes(&raw.to_bytes()).unwrap();
+    let (_, q) = Generator::new(&with, "To be", GenerateOptions::default()).unwrap();
+    assert_eq!(q.tokens[0], bos);
+    assert_eq!(&q.tokens[1..], &p.tokens[..]);
+}
