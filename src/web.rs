@@ -79,8 +79,8 @@ pub fn check_gguf_prefix(bytes: &[u8]) -> Result<(), JsError> {
 pub struct Engine {
     model: Model,
     gens: HashMap<u32, Generator>,
-    /// a crash the tests asked for, made by the next `step` (see `failNextStep`)
-    fail_next: Option<String>,
+    /// a crash the tests asked for, and in how many `step`s (see `failNextStep`)
+    fail_next: Option<(String, u32)>,
 }
 
 #[wasm_bindgen]
@@ -127,7 +127,15 @@ impl Engine {
 
     /// One token in `slot`: sampled, or `forced` (a reader's pick from the candidates).
     pub fn step(&mut self, slot: u32, forced: Option<u32>) -> Result<JsValue, JsError> {
-        match self.fail_next.take().as_deref() {
+        let due = match self.fail_next.as_mut() {
+            Some((_, n)) if *n > 1 => {
+                *n -= 1;
+                None
+            }
+            Some(_) => self.fail_next.take().map(|(kind, _)| kind),
+            None => None,
+        };
+        match due.as_deref() {
             None => {}
             Some("oom") => {
                 // really exhaust the memory: allocate until the allocator aborts the module
@@ -178,12 +186,13 @@ impl Engine {
         to_js(&self.model.score_after(context.as_deref().unwrap_or(""), text).map_err(err)?)
     }
 
-    /// Tests only (the worker accepts the command only when started with `?test-hooks`): the next
-    /// `step` traps the module, by a panic (`"panic"`) or by exhausting the memory (`"oom"`), so
-    /// that the page's recovery from a dead engine can be tested on a real trap.
+    /// Tests only (the worker accepts the command only when started with `?test-hooks`): the
+    /// `steps`-th `step` from now (1: the next) traps the module, by a panic (`"panic"`) or by
+    /// exhausting the memory (`"oom"`), so that the page's recovery from a dead engine can be
+    /// tested on a real trap in the middle of a generation.
     #[wasm_bindgen(js_name = failNextStep)]
-    pub fn fail_next_step(&mut self, kind: &str) {
-        self.fail_next = Some(kind.to_string());
+    pub fn fail_next_step(&mut self, kind: &str, steps: Option<u32>) {
+        self.fail_next = Some((kind.to_string(), steps.unwrap_or(1).max(1)));
     }
 }
 

@@ -195,7 +195,7 @@ export const step = (slot, token) => request({ command: Command.STEP, slot, toke
 export const score = (text, context) => request({ command: Command.SCORE, text, context });
 /** The engine's wasm memory in bytes. */
 export const memory = () => request({ command: Command.MEMORY }).then((m) => m.wasmBytes);
-/** Tests only: the next step traps the engine ('panic' or 'oom'). */
-export const failNextStep = (kind) => request({ command: Command.FAIL_NEXT_STEP, kind });
+/** Tests only: the `steps`-th step from now (default 1) traps the engine ('panic' or 'oom'). */
+export const failNextStep = (kind, steps) => request({ command: Command.FAIL_NEXT_STEP, kind, steps });
 export const inspect = (text, channels = 64) => request({ command: Command.INSPECT, text, channels });
 export const tokenize = (text) => request({ command: Command.TOKENIZE, text });

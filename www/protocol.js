@@ -22,8 +22,9 @@ export const Command = Object.freeze({
   TOKENIZE: 'tokenize',
   /** {command, id}: the engine's memory (answers MEMORY) */
   MEMORY: 'memory',
-  /** {command, id, kind: 'panic'|'oom'}: tests only (a worker started with `?test-hooks`): the
-   * next step traps the engine, so that recovery can be tested on a real trap */
+  /** {command, id, kind: 'panic'|'oom', steps?}: tests only (a worker started with `?test-hooks`):
+   * the `steps`-th step from now (default 1) traps the engine, so that recovery can be tested on a
+   * real trap */
   FAIL_NEXT_STEP: 'failNextStep',
 });
 

@@ -265,7 +265,7 @@ self.onmessage = async ({ data: msg }) => {
         break;
       case Command.FAIL_NEXT_STEP:
         if (!testHooks) throw new Error('failNextStep is a test command: start the worker with ?test-hooks');
-        needEngine().failNextStep(msg.kind);
+        needEngine().failNextStep(msg.kind, msg.steps ?? undefined);
         post({ status: Status.DONE, id: msg.id });
         break;
       case Command.TOKENIZE:

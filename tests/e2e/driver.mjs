@@ -9,6 +9,9 @@
 // Clicks are `el.click()` and fills set `value` and fire input and change: the widgets' own
 // handlers run, as they do for a reader, without the engines' differing native-input paths.
 //
+// Modules: a test reaches the page's own instance of a module with `mod(url)`, never `import()`
+// (Firefox's WebDriver scripts would get a second instance; see page-import.js).
+//
 //   const site = await startSite();                // the site server, under two origins
 //   const page = await open('firefox', { origin: site.origin });   // or site.altOrigin
 //   await page.goto('/index.html');
@@ -43,13 +46,13 @@ function which(name) {
 /** Why `engine` cannot run here (a sentence), or null when it can. */
 export function missing(engine) {
   const need = {
-    chromium: [[CHROMIUM, 'Debian chromium']],
-    firefox: [[fs.existsSync(FIREFOX) && FIREFOX, 'Debian firefox-esr'], [which('geckodriver'), 'geckodriver (cargo install geckodriver)']],
+    chromium: [[fs.existsSync(CHROMIUM), 'Debian chromium']],
+    firefox: [[fs.existsSync(FIREFOX), 'Debian firefox-esr'], [which('geckodriver'), 'geckodriver (cargo install geckodriver)']],
     webkit: [[which('WebKitWebDriver'), 'WebKitWebDriver (Debian webkit2gtk-driver)'], [MINIBROWSER, 'WebKitGTK MiniBrowser (libwebkit2gtk-4.1-0)'],
       [process.env.DISPLAY || which('Xvfb'), 'a display or Xvfb (Debian xvfb)']],
   }[engine];
   if (!need) return `unknown engine ${engine}`;
-  const absent = need.filter(([have]) => !have || (typeof have === 'string' && !fs.existsSync(have))).map(([, what]) => what);
+  const absent = need.filter(([have]) => !have).map(([, what]) => what);
   return absent.length ? `${engine} needs ${absent.join(', ')}` : null;
 }
 
@@ -59,16 +62,23 @@ export function missing(engine) {
  * The site server (www/serve.mjs) on a free port of 127.0.0.1. It answers under two origins,
  * `origin` (http://127.0.0.1:PORT) and `altOrigin` (http://localhost:PORT, the same server under
  * another host name, so a different origin to the browser): a page of one embedding widgets from
- * the other is a cross-origin embed with no second server.
+ * the other is a cross-origin embed with no second server. `offline()` stops it (open connections
+ * too), so that every engine sees the network gone the same way, a refused connection; `online()`
+ * brings it back on the same port. `options` go to serve() ({ plain: true }: no headers).
  */
-export async function startSite(root = ROOT) {
-  const server = await serve(root, 0);
+export async function startSite(root = ROOT, options = {}) {
+  let server = await serve(root, 0, '127.0.0.1', options);
   const { port } = server.address();
+  const stop = (s) => new Promise((resolve) => { s.closeAllConnections?.(); s.close(() => resolve()); });
+  let down = false;
   return {
-    server, port,
+    get server() { return server; },
+    port,
     origin: `http://127.0.0.1:${port}`,
     altOrigin: `http://localhost:${port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+    async offline() { if (!down) { down = true; await stop(server); } },
+    async online() { if (down) { server = await serve(root, port, '127.0.0.1', options); down = false; } },
+    close: () => (down ? Promise.resolve() : stop(server)),
   };
 }
 
@@ -77,16 +87,37 @@ export async function startSite(root = ROOT) {
 /**
  * Wraps `fn(arg, dom)` as one expression that every engine evaluates the same way: its result
  * (awaited) comes back JSON-encoded, and a throw comes back as its message, so a value or an
- * error looks the same from Chromium, Firefox and WebKit. `dom` holds the selector helpers:
- * q(sel) one element or null, qa(sel) an array; `A >> B` steps into A's shadow root.
+ * error looks the same from Chromium, Firefox and WebKit. `dom` holds the helpers: q(sel) one
+ * element or null, qa(sel) an array (`A >> B` steps into A's shadow root), and mod(url), the
+ * page's own instance of a module (use it, not import(): see page-import.js).
  */
 function pageExpression(fn, arg) {
   return `(async () => {
     const step = (roots, sel) => roots.flatMap((r) => [...(r.shadowRoot ?? r).querySelectorAll(sel)]);
     const qa = (sel) => sel.split('>>').map((s) => s.trim()).reduce((roots, s, i) => i === 0 ? [...document.querySelectorAll(s)] : step(roots, s), []);
     const q = (sel) => qa(sel)[0] ?? null;
+    const mod = (spec) => {
+      const url = new URL(spec, location.href).href;
+      const have = window.__driverModules?.[url];
+      if (have) return Promise.resolve(have);
+      return new Promise((resolve, reject) => {
+        const s = document.createElement('script');
+        s.type = 'module';
+        s.src = new URL('/tests/e2e/page-import.js?' + new URLSearchParams({ m: url }), location.href).href;
+        const got = (e) => {
+          if (e.detail?.url !== url) return;
+          removeEventListener('inside-gpt-driver-module', got);
+          s.remove();
+          if (e.detail.error) reject(new Error('import ' + url + ': ' + e.detail.error));
+          else resolve(window.__driverModules[url]);
+        };
+        addEventListener('inside-gpt-driver-module', got);
+        s.onerror = () => reject(new Error('could not load ' + s.src));
+        (document.head || document.documentElement).append(s);
+      });
+    };
     try {
-      const value = await (${fn})(${JSON.stringify(arg ?? null)}, { q, qa });
+      const value = await (${fn})(${JSON.stringify(arg ?? null)}, { q, qa, mod });
       return JSON.stringify({ value: value === undefined ? null : value });
     } catch (e) {
       return JSON.stringify({ error: (e && e.message) || String(e), stack: e && e.stack });
@@ -114,6 +145,24 @@ const LISTEN_FOR_ERRORS = `
 
 // --- the engines
 
+/**
+ * The drivers and X servers this process started, each the leader of its own process group (the
+ * browser and its content processes are in it): killed as groups when this process ends, however
+ * it ends, so that a test killed at its timeout leaves no Firefox or MiniBrowser behind.
+ */
+const groups = new Set();
+function spawnGroup(cmd, args, options) {
+  const child = spawn(cmd, args, { ...options, detached: true });
+  groups.add(child.pid);
+  child.on('exit', () => groups.delete(child.pid));
+  return child;
+}
+const killGroup = (pid, signal = 'SIGTERM') => { try { process.kill(-pid, signal); } catch { /* gone */ } };
+process.on('exit', () => { for (const pid of groups) killGroup(pid, 'SIGKILL'); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => { for (const pid of groups) killGroup(pid, 'SIGKILL'); process.exit(128 + os.constants.signals[sig]); });
+}
+
 /** A free TCP port on 127.0.0.1 for a driver to listen on. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -134,12 +183,12 @@ async function waitForHttp(url, child, what, ms = 30_000) {
 
 /** A private X server for MiniBrowser, which needs a display even when nobody looks at it. */
 function startXvfb() {
-  const x = spawn(which('Xvfb'), ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const x = spawnGroup(which('Xvfb'), ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let err = '';
   x.stderr.on('data', (d) => { err += d; });
   return new Promise((resolve, reject) => {
     let out = '';
-    x.stdio[3].on('data', (d) => { out += d; if (out.includes('\n')) resolve({ display: `:${out.trim()}`, kill: () => x.kill() }); });
+    x.stdio[3].on('data', (d) => { out += d; if (out.includes('\n')) resolve({ display: `:${out.trim()}`, kill: () => killGroup(x.pid) }); });
     x.on('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${err.slice(-500)}`)));
   });
 }
@@ -160,7 +209,7 @@ async function openChromium({ viewport }) {
     goto: (url) => page.goto(url),
     run: (expr) => page.evaluate(expr),
     errors: async () => errors,
-    screenshot: (file) => page.screenshot({ path: file, fullPage: true }),
+    screenshot: (file) => page.screenshot({ path: file }),
     close: () => browser.close(),
   };
 }
@@ -173,7 +222,7 @@ async function openWebDriver(engine, { viewport }) {
   const log = [];
   try {
     if (engine === 'firefox') {
-      driverProcess = spawn(which('geckodriver'), ['--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      driverProcess = spawnGroup(which('geckodriver'), ['--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
       capabilities = {
         browserName: 'firefox',
         'moz:firefoxOptions': {
@@ -190,14 +239,15 @@ async function openWebDriver(engine, { viewport }) {
     } else {
       let display = process.env.DISPLAY;
       if (!display) { const x = await startXvfb(); stop.push(x.kill); display = x.display; }
-      driverProcess = spawn(which('WebKitWebDriver'), [`--port=${port}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: display } });
+      driverProcess = spawnGroup(which('WebKitWebDriver'), [`--port=${port}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: display } });
       capabilities = {
         browserName: 'MiniBrowser',
         'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
       };
     }
     for (const s of [driverProcess.stdout, driverProcess.stderr]) s.on('data', (d) => { log.push(String(d)); if (log.length > 200) log.shift(); });
-    stop.unshift(() => driverProcess.kill());
+    // after quit: the driver, and whatever of the browser is left in its group
+    stop.unshift(() => killGroup(driverProcess.pid));
     await waitForHttp(`http://127.0.0.1:${port}/status`, driverProcess, engine === 'firefox' ? 'geckodriver' : 'WebKitWebDriver');
     const driver = await new Builder().usingServer(`http://127.0.0.1:${port}`).withCapabilities(capabilities).build();
     stop.unshift(() => driver.quit());
@@ -225,14 +275,16 @@ async function openWebDriver(engine, { viewport }) {
  * URLs given to goto() point (the site's `origin` or `altOrigin`). The page object:
  *   name, version, origin
  *   goto(url)                    navigates and waits for the load event
- *   evaluate(fn, arg)            runs fn(arg, { q, qa }) in the page, awaits it, returns a JSON copy
+ *   evaluate(fn, arg)            runs fn(arg, { q, qa, mod }) in the page, awaits it, returns a JSON
+ *                                copy; fn is sent as source text, so it sees no variable of the test
  *   waitFor(fn, arg, opts)       polls evaluate until it returns something truthy, and returns it;
  *                                opts: { timeout (ms, 30 s), what (for the failure message) }
  *   click(sel), fill(sel, value), text(sel), count(sel), attr(sel, name)
  *   setFile(sel, url, name)      the page fetches url and hands it to the file input `sel` as a
  *                                picked File (DataTransfer), firing change: the widget's own path
- *   screenshot(file), errors()   a PNG of the page; page errors seen since the last goto (Chromium:
- *                                all of them; WebDriver engines: those after the load event)
+ *   screenshot(file, sel)        a PNG of the viewport (what WebDriver gives), scrolled to `sel` if given
+ *   errors()                     page errors seen (Chromium: all of them; WebDriver engines: those
+ *                                after each load event)
  *   close()
  * and, for engine-specific needs, `playwright` ({browser, context, page}) or `webdriver`.
  */
@@ -271,6 +323,10 @@ export async function open(engine, { origin, viewport = { width: 1100, height: 9
     text: (sel) => page.evaluate((s, { q }) => q(s)?.textContent ?? null, sel),
     count: (sel) => page.evaluate((s, { qa }) => qa(s).length, sel),
     attr: (sel, name) => page.evaluate(([s, n], { q }) => q(s)?.getAttribute(n) ?? null, [sel, name]),
+    async screenshot(file, sel) {
+      if (sel) await page.evaluate((s, { q }) => q(s)?.scrollIntoView({ block: 'start' }), sel);
+      await b.screenshot(file);
+    },
     setFile: (sel, url, name) => page.evaluate(async ([s, u, n], { q }) => {
       const input = q(s);
       if (!input) throw new Error(`no element ${s}`);

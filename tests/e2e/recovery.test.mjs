@@ -17,14 +17,22 @@ after(async () => { await h?.close(); });
 
 const gen = () => h.page.locator('#generate gpt-generate');
 
-/** Starts a long generation in the page's widget, and makes the engine trap once tokens flow. */
+/** Makes the engine trap at the 8th step of the next generation, and starts one in the widget. */
 async function crashMidGeneration(kind) {
   const { page } = h;
-  await gen().locator('.max-tokens').fill('2000');
+  await page.evaluate(async (k) => (await import('/www/client.js')).failNextStep(k, 8), kind);
+  // tokens as they arrive (the output itself is cleared when the model comes back)
+  await gen().evaluate((el) => {
+    window.tokens = 0;
+    if (!window.counting) el.addEventListener('token', () => { window.tokens += 1; });
+    window.counting = true;
+  });
+  await gen().locator('.max-tokens').fill('100');
   await gen().locator('.temperature').fill('0.8');
   await gen().locator('.run').click();
-  await gen().locator('.out .gen').nth(3).waitFor();
-  await page.evaluate(async (k) => (await import('/www/client.js')).failNextStep(k), kind);
+  // the trap came mid-generation: seven tokens arrived first
+  await gen().locator('.status.error').waitFor({ timeout: 60_000 });
+  assert.equal(await page.evaluate(() => window.tokens), 7);
 }
 
 for (const [kind, words] of [['panic', /a panic: a test asked the engine to fail here \(panic\) \(at src\/web\.rs:\d+\)/], ['oom', /out of memory, \d+ MiB of wasm memory in use/]]) {
