@@ -5,6 +5,8 @@
 //!                       [--top-k K] [--top-p P] [--seed S] [--json] [--profile]
 //!   inside-gpt score    --model F.gguf --text TEXT [--json]
 //!   inside-gpt info     --model F.gguf
+//!   inside-gpt logits   --model F.gguf --prompt TEXT [--then 5,17,3] [--json]   (next-token logits
+//!                       after the prompt and after each --then token, one pass; tests/llama_golden.py)
 //!   inside-gpt train    --corpus DIR --out DIR [--vocab 2048] [--layers 4] [--width 192] [--heads 6]
 //!                       [--ctx 256] [--steps N] [--batch 16] [--seq 128] [--lr 2e-3] [--seed 1337]
 //!                       [--resume CHECKPOINT] [--hours H]
@@ -18,13 +20,13 @@
 //!   inside-gpt quant    --type Q4_K --in VALUES.f32 --out BLOCKS   (little-endian f32 to ggml blocks)
 
 use inside_gpt::gguf::DType;
-use inside_gpt::model::Config;
+use inside_gpt::model::{Cache, Config};
 use inside_gpt::session::{GenerateOptions, Generator, Model};
 use inside_gpt::{bail, synth, Error, Result};
 use std::collections::HashMap;
 use std::io::Write;
 
-const USAGE: &str = "usage: inside-gpt <generate|score|info|synth|hostile|train|export|bench|dequant|quant> [--option value ...] (see src/main.rs)";
+const USAGE: &str = "usage: inside-gpt <generate|score|info|logits|synth|hostile|train|export|bench|dequant|quant> [--option value ...] (see src/main.rs)";
 
 /// `--key value` pairs and bare `--flag`s.
 struct Args(HashMap<String, String>);
@@ -119,6 +121,22 @@ fn generate(args: &Args) -> Result<()> {
             eprintln!("{:>28}: {rest:9.1} ms {:5.1}%  (prompt and {} steps)", "rest (tokenizer, loop)", 100.0 * rest / total, tokens.len());
         }
     }
+    Ok(())
+}
+
+/// The next-token logits (full vocabulary) after the prompt's last token and after each `--then`
+/// token, run as one sequence: `{"promptTokens": [...], "logits": [[...], ...]}`, one row per position.
+fn logits_cmd(args: &Args) -> Result<()> {
+    let model = load(args)?;
+    let prompt = model.encode_prompt(args.str("prompt")?)?;
+    let then: Vec<u32> = match args.0.get("then").map(|s| s.trim()) {
+        None | Some("") => Vec::new(),
+        Some(s) => s.split(',').map(|t| t.trim().parse().map_err(|_| Error(format!("--then: cannot read {t:?} as a token id")))).collect::<Result<_>>()?,
+    };
+    let ids: Vec<u32> = prompt.iter().chain(&then).copied().collect();
+    let out = model.gpt.forward(&ids, &mut Cache::new(&model.gpt.cfg), true, false)?;
+    let rows: Vec<&[f32]> = out.logits.chunks_exact(model.gpt.cfg.n_vocab).skip(prompt.len() - 1).collect();
+    println!("{}", serde_json::json!({ "promptTokens": prompt, "logits": rows }));
     Ok(())
 }
 
@@ -538,6 +556,7 @@ fn main() {
         Some(cmd) => Args::parse(&argv[1..]).and_then(|a| match cmd {
             "generate" => generate(&a),
             "score" => score(&a),
+            "logits" => logits_cmd(&a),
             "info" => load(&a).map(|m| println!("{}", json(&m.info))),
             "synth" => synth_cmd(&a),
             "hostile" => hostile_cmd(&a),
