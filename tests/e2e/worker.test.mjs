@@ -2,7 +2,9 @@
 // a token stream, Stop, and the same token ids as the native CLI for the same file, prompt and seed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start, fixture, cli } from './harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { start, fixture, cli, ROOT } from './harness.mjs';
 
 let h;
 // width 128 x 4 layers: slow enough in wasm that Stop lands mid-stream
@@ -82,6 +84,26 @@ for (const type of TYPES) {
     assert.equal(tokens.map((t) => t.text).join(''), native.text);
   });
 }
+
+// the files llama.cpp's own quantizer wrote (tests/fixtures/llama): the browser loads each, says
+// which types it holds, and gives the native CLI's greedy tokens (which tests/llama_golden.rs
+// compares with llama.cpp's)
+const LLAMA = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/fixtures/llama/outputs.json'), 'utf8'));
+test('every llama.cpp-quantized fixture loads in the browser and decodes as natively', async () => {
+  for (const [file, f] of Object.entries(LLAMA.files)) {
+    const urlPath = `/tests/fixtures/llama/${file}`;
+    const msgs = await drive([
+      { command: 'load', id: 1, url: urlPath },
+      { command: 'generate', id: 2, prompt: 'To be, or not to be', options: { temperature: 0 }, maxTokens: 16 },
+    ]);
+    const loaded = msgs.find((m) => m.status === 'loaded');
+    assert.ok(loaded, `${file}: ${JSON.stringify(msgs.filter((m) => m.status === 'error'))}`);
+    const types = new Set(Object.values(f.tensor_types));
+    assert.deepEqual(new Set(loaded.info.bytesByType.map(([t]) => t)), types, `${file}: the card lists every type in the file`);
+    const native = JSON.parse(cli('generate', '--model', path.join(ROOT, urlPath), '--prompt', 'To be, or not to be', '--temperature', '0', '--max-tokens', '16', '--json'));
+    assert.deepEqual(msgs.filter((m) => m.status === 'token').map((t) => t.token), native.tokens, file);
+  }
+});
 
 test('Stop ends generation within one token', async () => {
   const msgs = await drive([
