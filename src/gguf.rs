@@ -219,7 +219,7 @@ pub enum Value {
 }
 
 impl Value {
-    pub(crate) fn type_id(&self) -> u32 {
+    fn type_id(&self) -> u32 {
         match self {
             Value::U8(_) => 0,
             Value::I8(_) => 1,
@@ -393,8 +393,7 @@ impl<'a> Cursor<'a> {
                 if self.array_elements > MAX_ARRAY_ELEMENTS {
                     bail!("corrupt or hostile GGUF header: array {key} has {n} elements, beyond the {MAX_ARRAY_ELEMENTS} metadata array elements this engine reads in all");
                 }
-                let mut items = Vec::new();
-                items.try_reserve_exact(n).map_err(|_| Error(format!("out of memory reading array {key} of {n} elements")))?;
+                let mut items = crate::try_vec(n, &format!("the {n} elements of array {key}"))?;
                 for _ in 0..n {
                     items.push(self.value(elem, key, depth + 1)?);
                 }
@@ -546,26 +545,19 @@ impl Writer {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(self.tensors.len() as u64).to_le_bytes());
-        out.extend_from_slice(&(self.metadata.len() as u64).to_le_bytes());
-        for (k, v) in &self.metadata {
-            write_string(&mut out, k);
-            out.extend_from_slice(&v.type_id().to_le_bytes());
-            write_value(&mut out, v);
-        }
         let align = |n: usize| n.div_ceil(DEFAULT_ALIGNMENT) * DEFAULT_ALIGNMENT;
         let mut offset = 0usize;
-        for (name, dims, dtype, bytes) in &self.tensors {
-            write_string(&mut out, name);
-            out.extend_from_slice(&(dims.len() as u32).to_le_bytes());
-            dims.iter().for_each(|d| out.extend_from_slice(&(*d as u64).to_le_bytes()));
-            out.extend_from_slice(&dtype.id().to_le_bytes());
-            out.extend_from_slice(&(offset as u64).to_le_bytes());
-            offset = align(offset + bytes.len());
-        }
+        let infos: Vec<TensorHeader> = self
+            .tensors
+            .iter()
+            .map(|(name, dims, dtype, bytes)| {
+                let info = (name.as_str(), dims.iter().map(|&d| d as u64).collect(), dtype.id(), offset as u64);
+                offset = align(offset + bytes.len());
+                info
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_header(&mut out, VERSION, &self.metadata, &infos);
         out.resize(align(out.len()), 0);
         for (_, _, _, bytes) in &self.tensors {
             out.extend_from_slice(bytes);
@@ -575,12 +567,36 @@ impl Writer {
     }
 }
 
-pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
+/// A tensor's entry in the header: name, dims (ggml order), ggml type id, offset in the data section.
+pub(crate) type TensorHeader<'a> = (&'a str, Vec<u64>, u32, u64);
+
+/// The header as GGUF lays it out (magic, version, counts, key/values, tensor entries), written as
+/// given: nothing is checked, so the hostile files (`crate::hostile`) are written through it too.
+pub(crate) fn write_header(out: &mut Vec<u8>, version: u32, metadata: &[(String, Value)], tensors: &[TensorHeader]) {
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(metadata.len() as u64).to_le_bytes());
+    for (k, v) in metadata {
+        write_string(out, k);
+        out.extend_from_slice(&v.type_id().to_le_bytes());
+        write_value(out, v);
+    }
+    for (name, dims, ty, offset) in tensors {
+        write_string(out, name);
+        out.extend_from_slice(&(dims.len() as u32).to_le_bytes());
+        dims.iter().for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
+        out.extend_from_slice(&ty.to_le_bytes());
+        out.extend_from_slice(&offset.to_le_bytes());
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u64).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 
-pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
+fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::U8(x) => out.push(*x),
         Value::I8(x) => out.push(*x as u8),

@@ -5,7 +5,7 @@
 //! Every file starts from one small valid model and breaks one thing, so that the message names
 //! that thing and nothing else fails first.
 
-use crate::gguf::{write_string, write_value, DType, Gguf, Value};
+use crate::gguf::{write_header, DType, Gguf, TensorHeader, Value};
 use crate::model::Config;
 use crate::Result;
 
@@ -31,22 +31,9 @@ impl RawFile {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = b"GGUF".to_vec();
-        out.extend_from_slice(&self.version.to_le_bytes());
-        out.extend_from_slice(&(self.tensors.len() as u64).to_le_bytes());
-        out.extend_from_slice(&(self.metadata.len() as u64).to_le_bytes());
-        for (k, v) in &self.metadata {
-            write_string(&mut out, k);
-            out.extend_from_slice(&v.type_id().to_le_bytes());
-            write_value(&mut out, v);
-        }
-        for (name, dims, ty, offset) in &self.tensors {
-            write_string(&mut out, name);
-            out.extend_from_slice(&(dims.len() as u32).to_le_bytes());
-            dims.iter().for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
-            out.extend_from_slice(&ty.to_le_bytes());
-            out.extend_from_slice(&offset.to_le_bytes());
-        }
+        let infos: Vec<TensorHeader> = self.tensors.iter().map(|(name, dims, ty, offset)| (name.as_str(), dims.clone(), *ty, *offset)).collect();
+        let mut out = Vec::new();
+        write_header(&mut out, self.version, &self.metadata, &infos);
         out.resize(out.len().div_ceil(self.alignment) * self.alignment, 0);
         out.extend_from_slice(&self.data);
         out

@@ -150,6 +150,30 @@ fn signed_absmax(x: &[f32]) -> f32 {
     x.iter().fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m })
 }
 
+/// The smallest and the largest value (Q4_1's and Q5_1's encoders span them).
+#[inline]
+fn min_max(x: &[f32]) -> (f32, f32) {
+    let min = x.iter().fold(f32::MAX, |m, &v| if v < m { v } else { m });
+    let max = x.iter().fold(-f32::MAX, |m, &v| if v > m { v } else { m });
+    (min, max)
+}
+
+/// Value `j` (0..32) of a Q5_0 or Q5_1 block, unsigned: its low four bits in `qs` (value j < 16 in
+/// the low nibble of qs[j], value j + 16 in the high nibble of qs[j - 16]), its fifth in bit j of `qh`.
+#[inline]
+fn five_bits(qh: u32, qs: &[u8], j: usize) -> u32 {
+    let low = if j < QK / 2 { qs[j] & 0x0f } else { qs[j - QK / 2] >> 4 };
+    low as u32 | (((qh >> j) & 1) << 4)
+}
+
+/// Appends `qh` and `qs` for 32 values of five bits, as `five_bits` reads them.
+#[inline]
+fn push_five_bits(out: &mut Vec<u8>, q: &[u8; QK]) {
+    let qh = q.iter().enumerate().fold(0u32, |h, (j, &q)| h | (((q >> 4) as u32) << j));
+    out.extend_from_slice(&qh.to_le_bytes());
+    out.extend((0..QK / 2).map(|j| (q[j] & 0x0f) | ((q[j + QK / 2] & 0x0f) << 4)));
+}
+
 /// 1 / d, or 0 when d is 0 (every value then encodes as the zero level).
 #[inline]
 fn inverse(d: f32) -> f32 {

@@ -9,7 +9,7 @@
 //! Encoding (`quantize_row_q4_1_ref`): d = (max - min) / 15, m = min, nibble = min(15,
 //! trunc((x - min) / d + 0.5)), with the unrounded d and min.
 
-use super::{f16_at, inverse, push_f16, QK};
+use super::{f16_at, inverse, min_max, push_f16, QK};
 
 pub const BLOCK_BYTES: usize = 2 + 2 + QK / 2;
 
@@ -21,8 +21,7 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
 }
 
 pub fn quantize(x: &[f32], out: &mut Vec<u8>) {
-    let min = x.iter().fold(f32::MAX, |m, &v| if v < m { v } else { m });
-    let max = x.iter().fold(-f32::MAX, |m, &v| if v > m { v } else { m });
+    let (min, max) = min_max(x);
     let d = (max - min) / 15.0;
     let id = inverse(d);
     push_f16(out, d);

@@ -9,7 +9,7 @@
 //! Encoding (`quantize_row_q5_0_ref`): the value of largest magnitude m maps to -16: d = m / -16,
 //! q = min(31, trunc(x / d + 16.5)).
 
-use super::{f16_at, inverse, push_f16, signed_absmax, QK};
+use super::{f16_at, five_bits, inverse, push_f16, push_five_bits, signed_absmax, QK};
 
 pub const BLOCK_BYTES: usize = 2 + 4 + QK / 2;
 
@@ -17,11 +17,7 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
     let d = f16_at(b, 0);
     let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
     let qs = &b[6..BLOCK_BYTES];
-    let q = |j: usize| {
-        let low = if j < QK / 2 { qs[j] & 0x0f } else { qs[j - QK / 2] >> 4 };
-        (low as i32 | (((qh >> j) & 1) << 4) as i32) - 16
-    };
-    out.extend((0..QK).map(|j| q(j) as f32 * d));
+    out.extend((0..QK).map(|j| (five_bits(qh, qs, j) as i32 - 16) as f32 * d));
 }
 
 pub fn quantize(x: &[f32], out: &mut Vec<u8>) {
@@ -32,7 +28,5 @@ pub fn quantize(x: &[f32], out: &mut Vec<u8>) {
     for (q, &v) in q.iter_mut().zip(x) {
         *q = ((v * id + 16.5) as i32).clamp(0, 31) as u8;
     }
-    let qh = q.iter().enumerate().fold(0u32, |h, (j, &q)| h | (((q >> 4) as u32) << j));
-    out.extend_from_slice(&qh.to_le_bytes());
-    out.extend((0..QK / 2).map(|j| (q[j] & 0x0f) | ((q[j + QK / 2] & 0x0f) << 4)));
+    push_five_bits(out, &q);
 }

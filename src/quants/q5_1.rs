@@ -10,7 +10,7 @@
 //! Encoding (`quantize_row_q5_1_ref`): d = (max - min) / 31, m = min, q = trunc((x - min) / d + 0.5)
 //! (at most 31).
 
-use super::{f16_at, inverse, push_f16, QK};
+use super::{f16_at, five_bits, inverse, min_max, push_f16, push_five_bits, QK};
 
 pub const BLOCK_BYTES: usize = 2 + 2 + 4 + QK / 2;
 
@@ -18,16 +18,11 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
     let (d, m) = (f16_at(b, 0), f16_at(b, 2));
     let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
     let qs = &b[8..BLOCK_BYTES];
-    let q = |j: usize| {
-        let low = if j < QK / 2 { qs[j] & 0x0f } else { qs[j - QK / 2] >> 4 };
-        low as u32 | (((qh >> j) & 1) << 4)
-    };
-    out.extend((0..QK).map(|j| q(j) as f32 * d + m));
+    out.extend((0..QK).map(|j| five_bits(qh, qs, j) as f32 * d + m));
 }
 
 pub fn quantize(x: &[f32], out: &mut Vec<u8>) {
-    let min = x.iter().fold(f32::MAX, |m, &v| if v < m { v } else { m });
-    let max = x.iter().fold(-f32::MAX, |m, &v| if v > m { v } else { m });
+    let (min, max) = min_max(x);
     let d = (max - min) / 31.0;
     let id = inverse(d);
     push_f16(out, d);
@@ -36,7 +31,5 @@ pub fn quantize(x: &[f32], out: &mut Vec<u8>) {
     for (q, &v) in q.iter_mut().zip(x) {
         *q = (((v - min) * id + 0.5) as i32).clamp(0, 31) as u8;
     }
-    let qh = q.iter().enumerate().fold(0u32, |h, (j, &q)| h | (((q >> 4) as u32) << j));
-    out.extend_from_slice(&qh.to_le_bytes());
-    out.extend((0..QK / 2).map(|j| (q[j] & 0x0f) | ((q[j + QK / 2] & 0x0f) << 4)));
+    push_five_bits(out, &q);
 }

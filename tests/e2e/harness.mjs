@@ -25,6 +25,15 @@ export function fixture(name, ...args) {
   return { file, urlPath: `/tests/e2e/fixtures/${name}` };
 }
 
+/** Waits until the widget `widget`'s status line carries a `data-reason`, and returns it (then clears it, for the next run). */
+export async function widgetFinished(page, widget) {
+  const s = page.locator(`${widget} .status[data-reason]`);
+  await s.waitFor();
+  const reason = await s.getAttribute('data-reason');
+  await page.locator(widget).evaluate((el) => { delete el.shadowRoot.querySelector('.status').dataset.reason; });
+  return reason;
+}
+
 export async function start() {
   const server = await serve(ROOT, 0);
   const origin = `http://127.0.0.1:${server.address().port}`;

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { start, fixture } from './harness.mjs';
+import { start, fixture, widgetFinished } from './harness.mjs';
 
 let h;
 const model = fixture('synth-q8_0.gguf', '--type', 'Q8_0', '--seed', '3', '--std', '0.1', '--layers', '4', '--width', '128', '--ctx', '512', '--vocab', '400');
@@ -16,14 +16,7 @@ before(async () => {
 });
 after(async () => { await h?.close(); });
 
-/** Waits until a widget's status line carries a `data-reason`, and returns it. */
-async function finished(widget) {
-  const s = h.page.locator(`${widget} .status[data-reason]`);
-  await s.waitFor();
-  const reason = await s.getAttribute('data-reason');
-  await h.page.locator(widget).evaluate((el) => { delete el.shadowRoot.querySelector('.status').dataset.reason; });
-  return reason;
-}
+const finished = (widget) => widgetFinished(h.page, widget);
 
 test('the model loads with progress and its card is computed from the file', async () => {
   const { page } = h;

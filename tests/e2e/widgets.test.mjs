@@ -3,7 +3,7 @@
 // URL parameters that cannot break the page, and token numbers reachable by keyboard and touch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start } from './harness.mjs';
+import { start, widgetFinished } from './harness.mjs';
 
 let h;
 before(async () => {
@@ -16,14 +16,7 @@ after(async () => { await h?.close(); });
 /** Waits until the model picker says that the shipped model of `type` is loaded. */
 const loaded = (page, type) => page.locator('gpt-model .status', { hasText: new RegExp(`Loaded Shakespeare .*\\(${type}\\)`) }).waitFor();
 
-/** Waits until a widget's status line carries a `data-reason`, and returns it (then clears it). */
-async function finished(widget) {
-  const s = h.page.locator(`${widget} .status[data-reason]`);
-  await s.waitFor();
-  const reason = await s.getAttribute('data-reason');
-  await h.page.locator(widget).evaluate((el) => { delete el.shadowRoot.querySelector('.status').dataset.reason; });
-  return reason;
-}
+const finished = (widget) => widgetFinished(h.page, widget);
 
 /** Calls one of client.js's requests in the page, on the page's own worker and model. */
 const client = (name, ...args) => h.page.evaluate(async ([name, args]) => (await import('/www/client.js'))[name](...args), [name, args]);
