@@ -326,6 +326,8 @@ struct Cursor<'a> {
     pos: usize,
     /// metadata array elements read so far (bounded by `MAX_ARRAY_ELEMENTS`)
     array_elements: u64,
+    /// set when a read ran past the end of `bytes`
+    short: &'a mut bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -334,6 +336,7 @@ impl<'a> Cursor<'a> {
     }
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
         if n > self.remaining() {
+            *self.short = true;
             bail!("truncated GGUF header: {what} needs {n} bytes at offset {} but the file has {} bytes", self.pos, self.bytes.len());
         }
         let s = &self.bytes[self.pos..self.pos + n];
@@ -410,8 +413,28 @@ impl<'a> Cursor<'a> {
 impl Gguf {
     /// Parses the header of a whole file and checks that every tensor lies inside it.
     pub fn parse(bytes: &[u8]) -> Result<Gguf> {
+        Self::parse_within(bytes, bytes.len() as u64, &mut false).map(|(g, _)| g)
+    }
+
+    /// Parses the header from the first bytes of a file of `file_len` bytes (a download under
+    /// way): `Ok(None)` while the header runs past `prefix`. Returns the header and where the
+    /// tensor data starts.
+    pub fn parse_prefix(prefix: &[u8], file_len: u64) -> Result<Option<(Gguf, u64)>> {
+        let mut short = false;
+        match Self::parse_within(prefix, file_len, &mut short) {
+            Ok(g) => Ok(Some(g)),
+            Err(_) if short && (prefix.len() as u64) < file_len => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `short` is set when the header runs past `bytes`.
+    fn parse_within(bytes: &[u8], file_len: u64, short: &mut bool) -> Result<(Gguf, u64)> {
+        if bytes.len() < 4 && (bytes.len() as u64) < file_len {
+            *short = true;
+        }
         check_prefix(bytes)?;
-        let mut c = Cursor { bytes, pos: 4, array_elements: 0 };
+        let mut c = Cursor { bytes, pos: 4, array_elements: 0, short };
         let version = c.u32("version")?;
         // smallest tensor info: name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8)
         let n_tensors = c.count(32, "tensor count")?;
@@ -479,16 +502,21 @@ impl Gguf {
             let (Some(start), Some(end)) = (start, end) else {
                 bail!("corrupt GGUF header: tensor {name} has offset {offset}, beyond any file");
             };
-            if end > bytes.len() as u64 {
-                bail!(
-                    "truncated file: tensor {name} needs bytes {start}..{end} but the file has {} bytes",
-                    bytes.len()
-                );
+            if end > file_len {
+                bail!("truncated file: tensor {name} needs bytes {start}..{end} but the file has {file_len} bytes");
             }
             // both within the file, so within usize
             tensors.push(TensorInfo { name, dims, dtype, start: start as usize, len: len as usize });
         }
-        Ok(Gguf { tensors, ..gguf })
+        // no byte belongs to two tensors (a streamed load copies each tensor out once)
+        let mut by_start: Vec<&TensorInfo> = tensors.iter().collect();
+        by_start.sort_by_key(|t| t.start);
+        for w in by_start.windows(2) {
+            if w[0].start + w[0].len > w[1].start {
+                bail!("corrupt GGUF header: tensors {} and {} overlap in the file", w[0].name, w[1].name);
+            }
+        }
+        Ok((Gguf { tensors, ..gguf }, data_start))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -508,6 +536,114 @@ impl Gguf {
     }
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
         self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+/// A GGUF file arriving in pieces (a download, a file read as a stream): the header is kept
+/// until it parses, then each tensor's bytes are copied into a buffer of its own as they arrive,
+/// so that the whole file is never held twice; padding between tensors is dropped.
+pub struct Incoming {
+    file_len: u64,
+    received: u64,
+    /// the first bytes, until the header parses
+    head: Vec<u8>,
+    header: Option<Gguf>,
+    /// per tensor of `header` (in its order): bytes so far
+    parts: Vec<Vec<u8>>,
+    /// tensor indices by start offset
+    order: Vec<usize>,
+    /// the first entry of `order` not yet complete
+    next: usize,
+    /// the header is parsed again once `head` has this many bytes (doubling: a header of
+    /// megabytes, GPT-2's vocabulary, is not re-read for every small chunk)
+    retry_at: usize,
+}
+
+impl Incoming {
+    /// For a file of `file_len` bytes (its size is known before it arrives: a Content-Length, a
+    /// `File`'s size).
+    pub fn new(file_len: u64) -> Self {
+        Incoming { file_len, received: 0, head: Vec::new(), header: None, parts: Vec::new(), order: Vec::new(), next: 0, retry_at: 0 }
+    }
+
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The header, once it has arrived.
+    pub fn header(&self) -> Option<&Gguf> {
+        self.header.as_ref()
+    }
+
+    /// Takes the next piece of the file. Fails on more bytes than announced, on a header that
+    /// does not parse, or when memory for a tensor cannot be had.
+    pub fn push(&mut self, mut chunk: &[u8]) -> Result<()> {
+        if self.received + chunk.len() as u64 > self.file_len {
+            bail!("the file is longer than the {} bytes announced", self.file_len);
+        }
+        let at = self.received;
+        self.received += chunk.len() as u64;
+        if self.header.is_none() {
+            self.head.try_reserve(chunk.len()).map_err(|_| Error("out of memory for the file's header".into()))?;
+            self.head.extend_from_slice(chunk);
+            if self.head.len() < self.retry_at && self.received < self.file_len {
+                return Ok(());
+            }
+            let Some((g, _)) = Gguf::parse_prefix(&self.head, self.file_len)? else {
+                self.retry_at = self.head.len() * 2;
+                return Ok(());
+            };
+            let mut parts = Vec::with_capacity(g.tensors.len());
+            for t in &g.tensors {
+                parts.push(crate::try_vec(t.len, &format!("tensor {}", t.name))?);
+            }
+            self.order = (0..g.tensors.len()).collect();
+            self.order.sort_by_key(|&i| g.tensors[i].start);
+            self.parts = parts;
+            self.header = Some(g);
+            // the header's bytes may already hold tensor data: feed them through again
+            let head = std::mem::take(&mut self.head);
+            self.received = 0;
+            return self.push(&head).and_then(|_| {
+                self.received = at + chunk.len() as u64;
+                Ok(())
+            });
+        }
+        let g = self.header.as_ref().expect("parsed above");
+        let mut pos = at;
+        while !chunk.is_empty() && self.next < self.order.len() {
+            let i = self.order[self.next];
+            let t = &g.tensors[i];
+            let have = self.parts[i].len() as u64;
+            let want = t.start as u64 + have; // the next byte this tensor needs
+            if pos < want {
+                // padding, or bytes before the tensor: skipped
+                let skip = (want - pos).min(chunk.len() as u64) as usize;
+                chunk = &chunk[skip..];
+                pos += skip as u64;
+                continue;
+            }
+            let take = (t.len - have as usize).min(chunk.len());
+            self.parts[i].extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            pos += take as u64;
+            if self.parts[i].len() == t.len {
+                self.next += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The header and each tensor's bytes (in the header's order), once the whole file arrived.
+    pub fn finish(self) -> Result<(Gguf, Vec<Vec<u8>>)> {
+        if self.received != self.file_len {
+            bail!("truncated file: {} of {} bytes arrived", self.received, self.file_len);
+        }
+        let Some(g) = self.header else {
+            // the whole file and still no header: parse it once more for the error
+            return Err(Gguf::parse(&self.head).err().unwrap_or_else(|| Error("the GGUF header did not parse".into())));
+        };
+        Ok((g, self.parts))
     }
 }
 

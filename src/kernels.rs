@@ -1,10 +1,18 @@
-//! Our matrix kernels over quantized weights: y = x W^T with W in Q8_0 or Q4_0 blocks and the
-//! activations quantized to Q8_0 blocks, as llama.cpp does.
+//! Our matrix kernels: y = x W^T for every weight type a GGUF file holds, and the f32 kernels of
+//! attention.
 //!
-//! At load the blocks are repacked: each block's scale as an f32 and its 32 values as signed bytes
-//! (Q4_0 nibbles unpacked), so the inner loop does only integer multiply-adds and one scaled add.
-//! Every other quantized format (Q4_1, Q5_0, Q5_1, Q2_K .. Q6_K) is decoded exactly and re-encoded
-//! into this Q8_0 form at load (`QMatrix::new`), so it runs through the same kernels.
+//! Weights stay in memory at the file's own size: a matrix holds the file's blocks as they are
+//! (Q8_0 alone is repacked, its scales as f32 beside the values, for the fastest inner loop: 1.125
+//! bytes per weight against the file's 1.0625). Quantized products quantize the activations to
+//! Q8_0 blocks (32 values, an f16-rounded scale), as llama.cpp does, and run in integers:
+//! - Q8_0: the values widened to i16 in the kernel (`row_dot`);
+//! - every other quantized type: each weight row is unpacked (`quants::unpack_row`, exact) into
+//!   i16 products w = (sub-block scale) x (level) with a float scale per 32 values and, for the
+//!   types with minimums (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K), an integer minimum per 16; then
+//!   `row_dot_i16` and the shared minimum term `min_term`. The row is unpacked once per product
+//!   and serves every activation row (a prompt's tokens);
+//! - F16 and BF16: each row widened to f32 (`widen_f16`, `widen_bf16`, exact) and multiplied by
+//!   the f32 `dot`.
 //!
 //! Bit-identical twins: a row's dot product keeps four partial sums, lane j holding the products
 //! of elements e with (e mod 8) div 2 == j (the lanes of wasm's `i32x4.dot_i16x8_s`). Each block's
@@ -12,141 +20,242 @@
 //! result is (lane0 + lane1) + (lane2 + lane3). The scalar twin does exactly these operations, so
 //! the native CLI and the browser produce the same logits, and the same tokens for a seed.
 //! `row_dot` chooses between the twins under `cfg`: simd128 in wasm, SSE2 on x86-64, scalar
-//! elsewhere; tests compare them bit for bit.
+//! elsewhere; tests compare them bit for bit. The unpacking and the minimum term are one piece of
+//! plain code in every build (integers, or f32 operations in a fixed order), so they cannot differ.
 
 use crate::gguf::DType;
+use crate::quants::{self, Unpacked};
 use crate::{bail, Result};
 use half::f16;
 use std::sync::Arc;
 
-/// Q8_0/Q4_0 blocks hold 32 values.
+/// Q8_0 blocks, and the activations' blocks, hold 32 values.
 pub const QK: usize = crate::quants::QK;
 
-/// A quantized weight matrix (rows = outputs, cols = inputs), repacked for the kernels.
+/// A weight matrix (rows = outputs, cols = inputs) of any type but F32, in the kernels' form.
 #[derive(Clone, Debug)]
 pub struct QMatrix {
-    /// the form the values are held in, and that `to_blocks` writes: Q8_0 or Q4_0 as the file
-    /// stored them, or Q8_0 for a re-encoded format
+    /// the type the file stored, and that `to_blocks` writes
     pub dtype: DType,
-    /// the type the file stored (equal to `dtype` unless re-encoded)
-    pub file_dtype: DType,
     pub rows: usize,
     pub cols: usize,
-    /// (rows, cols / 32) block scales
-    scales: Arc<[f32]>,
-    /// (rows, cols) values in [-128, 127]
-    quants: Arc<[i8]>,
+    store: Store,
+}
+
+#[derive(Clone, Debug)]
+enum Store {
+    /// Q8_0: (rows, cols / 32) block scales and (rows, cols) values
+    Q8 { scales: Arc<[f32]>, quants: Arc<[i8]> },
+    /// any other type: the file's bytes
+    Blocks(Arc<Vec<u8>>),
 }
 
 /// Activations quantized to Q8_0: per block a scale and 32 values in [-127, 127], kept widened to
-/// i16 since every weight row reuses them.
+/// i16 since every weight row reuses them, and the sum of each 16 values (for minimums).
 pub struct QActivations {
     pub scales: Vec<f32>,
     pub quants: Vec<i16>,
+    pub sums: Vec<i32>,
 }
 
 impl QMatrix {
-    /// From file blocks (`rows * cols` values of any quantized `dtype`). Q8_0 and Q4_0 are
-    /// repacked as they are. Every other format is decoded row by row, exactly, and each row
-    /// re-encoded as Q8_0 blocks with the file encoder's rounding (`quants::q8_0::block`: f16
-    /// scale max|x| / 127, values rounded to nearest): the same kernels then run every format.
-    /// The cost of this first step: the matrix takes 1.125 bytes per weight in memory (an f32
-    /// scale per 32 values and an i8 per value; Q2_K's file holds 0.33, Q6_K's 0.82), and Q8_0's
-    /// rounding, up to half a step of max|block| / 127, adds to the file's own. Packed kernels
-    /// per format, reading the file's blocks, are the next step.
+    /// From the file's bytes for `rows * cols` values of `dtype` (any type but F32).
     pub fn new(dtype: DType, rows: usize, cols: usize, data: &[u8]) -> Result<Self> {
-        if !dtype.is_quantized() {
-            bail!("QMatrix holds quantized blocks, not {}", dtype.name());
-        }
-        let need = dtype.bytes_for(rows as u64 * cols as u64);
-        if cols % dtype.block_len() != 0 || data.len() as u64 != need {
-            bail!("a {rows}x{cols} {} matrix needs {need} bytes, got {}", dtype.name(), data.len());
-        }
-        // rows * cols fits: data holds at least one byte per 4 elements
-        let mut scales = crate::try_vec(rows * cols / QK, "the matrix scales")?;
-        let mut quants = crate::try_vec(rows * cols, "the matrix values")?;
-        let held = match dtype {
-            DType::Q8_0 | DType::Q4_0 => {
-                for block in data.chunks_exact(dtype.block_bytes()) {
-                    scales.push(f16::from_le_bytes([block[0], block[1]]).to_f32());
-                    match dtype {
-                        DType::Q8_0 => quants.extend(block[2..].iter().map(|&q| q as i8)),
-                        _ => {
-                            quants.extend(block[2..].iter().map(|&q| (q & 0x0f) as i8 - 8));
-                            quants.extend(block[2..].iter().map(|&q| (q >> 4) as i8 - 8));
-                        }
-                    }
-                }
-                dtype
-            }
-            _ => {
-                let mut row = Vec::with_capacity(cols);
-                for blocks in data.chunks_exact(dtype.bytes_for(cols as u64) as usize) {
-                    row.clear();
-                    crate::quants::dequantize(blocks, dtype, &mut row);
-                    for x in row.chunks_exact(QK) {
-                        let (d, q) = crate::quants::q8_0::block(x);
-                        scales.push(d.to_f32());
-                        quants.extend_from_slice(&q);
-                    }
-                }
-                DType::Q8_0
-            }
-        };
-        Ok(QMatrix { dtype: held, file_dtype: dtype, rows, cols, scales: scales.into(), quants: quants.into() })
+        Self::check(dtype, rows, cols, data.len())?;
+        Self::from_vec(dtype, rows, cols, data.to_vec())
     }
 
-    /// Row `r` decoded to f32, appended to `out` (embedding lookups).
+    /// The same, taking the bytes (a streamed load hands each tensor over without a copy).
+    pub fn from_vec(dtype: DType, rows: usize, cols: usize, data: Vec<u8>) -> Result<Self> {
+        Self::check(dtype, rows, cols, data.len())?;
+        let store = match dtype {
+            DType::Q8_0 => {
+                // rows * cols fits: data holds a byte per value
+                let mut scales = crate::try_vec(rows * cols / QK, "the matrix scales")?;
+                let mut quants = crate::try_vec(rows * cols, "the matrix values")?;
+                for block in data.chunks_exact(dtype.block_bytes()) {
+                    scales.push(f16::from_le_bytes([block[0], block[1]]).to_f32());
+                    quants.extend(block[2..].iter().map(|&q| q as i8));
+                }
+                drop(data);
+                Store::Q8 { scales: scales.into(), quants: quants.into() }
+            }
+            _ => Store::Blocks(Arc::new(data)),
+        };
+        Ok(QMatrix { dtype, rows, cols, store })
+    }
+
+    fn check(dtype: DType, rows: usize, cols: usize, len: usize) -> Result<()> {
+        if dtype == DType::F32 {
+            bail!("QMatrix holds quantized or half-precision blocks, not F32");
+        }
+        let need = dtype.bytes_for(rows as u64 * cols as u64);
+        if cols % dtype.block_len() != 0 || len as u64 != need {
+            bail!("a {rows}x{cols} {} matrix needs {need} bytes in rows of whole blocks, got {}", dtype.name(), len);
+        }
+        Ok(())
+    }
+
+    /// Bytes the matrix holds in memory.
+    pub fn memory_bytes(&self) -> usize {
+        match &self.store {
+            Store::Q8 { scales, quants } => scales.len() * 4 + quants.len(),
+            Store::Blocks(b) => b.len(),
+        }
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.dtype.bytes_for(self.cols as u64) as usize
+    }
+
+    /// Row `r` decoded to f32, appended to `out` (embedding lookups): the file decoder's values.
     pub fn dequantize_row(&self, r: usize, out: &mut Vec<f32>) {
-        let nb = self.cols / QK;
-        for b in 0..nb {
-            let d = self.scales[r * nb + b];
-            out.extend(self.quants[r * self.cols + b * QK..r * self.cols + (b + 1) * QK].iter().map(|&q| q as f32 * d));
+        match &self.store {
+            Store::Q8 { scales, quants } => {
+                let nb = self.cols / QK;
+                for b in 0..nb {
+                    let d = scales[r * nb + b];
+                    out.extend(quants[r * self.cols + b * QK..r * self.cols + (b + 1) * QK].iter().map(|&q| q as f32 * d));
+                }
+            }
+            Store::Blocks(data) => {
+                let rb = self.row_bytes();
+                quants::dequantize(&data[r * rb..(r + 1) * rb], self.dtype, out);
+            }
         }
     }
 
     /// The matrix as file blocks again (to hand the same weights to another kernel).
     pub fn to_blocks(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.dtype.bytes_for((self.rows * self.cols) as u64) as usize);
-        for (b, d) in self.scales.iter().enumerate() {
-            out.extend_from_slice(&f16::from_f32(*d).to_le_bytes());
-            let q = &self.quants[b * QK..(b + 1) * QK];
-            match self.dtype {
-                DType::Q8_0 => out.extend(q.iter().map(|&v| v as u8)),
-                _ => out.extend((0..16).map(|j| ((q[j] + 8) as u8) | (((q[j + 16] + 8) as u8) << 4))),
+        match &self.store {
+            Store::Q8 { scales, quants } => {
+                let mut out = Vec::with_capacity(self.dtype.bytes_for((self.rows * self.cols) as u64) as usize);
+                for (b, d) in scales.iter().enumerate() {
+                    out.extend_from_slice(&f16::from_f32(*d).to_le_bytes());
+                    out.extend(quants[b * QK..(b + 1) * QK].iter().map(|&v| v as u8));
+                }
+                out
             }
+            Store::Blocks(data) => data.to_vec(),
         }
-        out
     }
 
     /// y (m x rows) = x (m x cols) W^T.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.matmul_with(x, m, row_dot)
+        self.matmul_with(x, m, Twin::Fast)
     }
 
-    /// The same product with the scalar twin, whatever the build (for benchmarks and tests).
+    /// The same product with the scalar twins, whatever the build (for benchmarks and tests).
     pub fn matmul_scalar(&self, x: &[f32], m: usize) -> Vec<f32> {
-        self.matmul_with(x, m, row_dot_scalar)
+        self.matmul_with(x, m, Twin::Scalar)
     }
 
-    #[inline(always)]
-    fn matmul_with(&self, x: &[f32], m: usize, dot: impl Fn(&[f32], &[i8], &[f32], &[i16]) -> f32 + Sync) -> Vec<f32> {
-        let qa = quantize_activations(x, m, self.cols);
-        let nb = self.cols / QK;
-        // outputs by weight row: out[(r - r0) * m + i] for rows r0.. (each weight row read once)
-        let rows_from = |r0: usize, out: &mut [f32]| {
-            for (k, o) in out.chunks_exact_mut(m).enumerate() {
-                let r = r0 + k;
-                let (ws, wq) = (&self.scales[r * nb..(r + 1) * nb], &self.quants[r * self.cols..(r + 1) * self.cols]);
-                for (i, o) in o.iter_mut().enumerate() {
-                    *o = dot(ws, wq, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * self.cols..(i + 1) * self.cols]);
-                }
-            }
-        };
+    /// Q8_0 through the general path (unpacked to i16 rows) instead of its own kernel: the two
+    /// give the same bits (a test checks it).
+    pub fn matmul_unpacked(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let data = self.to_blocks();
         let mut yt = vec![0f32; self.rows * m];
-        for_row_blocks(&mut yt, m, self.rows * self.cols * m, rows_from);
+        let qa = quantize_activations(x, m, self.cols);
+        self.rows_unpacked(&data, &qa, m, Twin::Fast, 0, &mut yt);
         transpose(yt, self.rows, m)
     }
+
+    fn matmul_with(&self, x: &[f32], m: usize, twin: Twin) -> Vec<f32> {
+        let (rows, cols) = (self.rows, self.cols);
+        let mut yt = vec![0f32; rows * m];
+        let work = rows * cols * m;
+        match (&self.store, self.dtype) {
+            (Store::Q8 { scales, quants }, _) => {
+                let qa = quantize_activations(x, m, cols);
+                let nb = cols / QK;
+                let dot = match twin {
+                    Twin::Fast => row_dot,
+                    Twin::Scalar => row_dot_scalar,
+                };
+                // outputs by weight row: out[(r - r0) * m + i] for rows r0.. (each weight row read once)
+                for_row_blocks(&mut yt, m, work, |r0, out| {
+                    for (k, o) in out.chunks_exact_mut(m).enumerate() {
+                        let r = r0 + k;
+                        let (ws, wq) = (&scales[r * nb..(r + 1) * nb], &quants[r * cols..(r + 1) * cols]);
+                        for (i, o) in o.iter_mut().enumerate() {
+                            *o = dot(ws, wq, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols]);
+                        }
+                    }
+                });
+            }
+            (Store::Blocks(data), DType::F16 | DType::BF16) => {
+                let widen = match (self.dtype, twin) {
+                    (DType::F16, Twin::Fast) => widen_f16,
+                    (DType::F16, Twin::Scalar) => widen_f16_scalar,
+                    (_, Twin::Fast) => widen_bf16,
+                    (_, Twin::Scalar) => widen_bf16_scalar,
+                };
+                let dot = match twin {
+                    Twin::Fast => dot,
+                    Twin::Scalar => dot_scalar,
+                };
+                let rb = self.row_bytes();
+                for_row_blocks(&mut yt, m, work, |r0, out| {
+                    let mut w = vec![0f32; cols];
+                    for (k, o) in out.chunks_exact_mut(m).enumerate() {
+                        let r = r0 + k;
+                        widen(&data[r * rb..(r + 1) * rb], &mut w);
+                        for (i, o) in o.iter_mut().enumerate() {
+                            *o = dot(&w, &x[i * cols..(i + 1) * cols]);
+                        }
+                    }
+                });
+            }
+            (Store::Blocks(data), _) => {
+                let qa = quantize_activations(x, m, cols);
+                for_row_blocks(&mut yt, m, work, |r0, out| self.rows_unpacked(data, &qa, m, twin, r0, out));
+            }
+        }
+        transpose(yt, rows, m)
+    }
+
+    /// Rows r0.. of a product over blocks of any quantized type: each row unpacked once, then
+    /// multiplied by every activation row.
+    #[inline(always)]
+    fn rows_unpacked(&self, data: &[u8], qa: &QActivations, m: usize, twin: Twin, r0: usize, out: &mut [f32]) {
+        let (cols, nb, rb) = (self.cols, self.cols / QK, self.row_bytes());
+        let mins = quants::has_mins(self.dtype);
+        let dot = match twin {
+            Twin::Fast => row_dot_i16,
+            Twin::Scalar => row_dot_i16_scalar,
+        };
+        let mut u = Unpacked::default();
+        for (k, o) in out.chunks_exact_mut(m).enumerate() {
+            let r = r0 + k;
+            quants::unpack_row(&data[r * rb..(r + 1) * rb], self.dtype, &mut u);
+            for (i, o) in o.iter_mut().enumerate() {
+                let xs = &qa.scales[i * nb..(i + 1) * nb];
+                let y = dot(&u.d, &u.w, xs, &qa.quants[i * cols..(i + 1) * cols]);
+                *o = if mins { y - min_term(&u.dmin, &u.mn, xs, &qa.sums[2 * i * nb..2 * (i + 1) * nb]) } else { y };
+            }
+        }
+    }
+}
+
+/// Which of the twins a product runs.
+#[derive(Clone, Copy)]
+enum Twin {
+    /// the build's own (simd128, SSE2 or scalar)
+    Fast,
+    Scalar,
+}
+
+/// The minimums' share of a row's dot product: the sum over blocks b, in order, of
+/// (dmin[b] x xs[b]) x (mn[2b] sums[2b] + mn[2b + 1] sums[2b + 1]), the integer part exact. One
+/// piece of code for every build.
+#[inline]
+pub fn min_term(dmin: &[f32], mn: &[i16], xs: &[f32], sums: &[i32]) -> f32 {
+    let mut acc = 0f32;
+    for (b, (dm, dx)) in dmin.iter().zip(xs).enumerate() {
+        let s = mn[2 * b] as i32 * sums[2 * b] + mn[2 * b + 1] as i32 * sums[2 * b + 1];
+        acc += (dm * dx) * s as f32;
+    }
+    acc
 }
 
 /// Multiply-adds below which a product stays on the calling thread (`threads` feature).
@@ -202,7 +311,8 @@ pub fn quantize_activations(x: &[f32], m: usize, cols: usize) -> QActivations {
         scales.push(f16::from_f32(d).to_f32());
         quants.extend(block.iter().map(|v| round_half_away(v * id) as i16));
     }
-    QActivations { scales, quants }
+    let sums = quants.chunks_exact(16).map(|q| q.iter().map(|&v| v as i32).sum()).collect();
+    QActivations { scales, quants, sums }
 }
 
 /// `f32::round` (half away from zero) for |x| < 2^31 from a truncating conversion: in wasm
@@ -303,6 +413,188 @@ pub fn row_dot_simd128(ws: &[f32], wq: &[i8], xs: &[f32], xq: &[i16]) -> f32 {
         }
         (f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc)) + (f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc))
     }
+}
+
+/// `row_dot` over weights already widened to i16 (unpacked rows of the other quantized types):
+/// the same lanes, the same order.
+#[inline]
+pub fn row_dot_i16(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        row_dot_i16_simd128(ws, wq, xs, xq)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        row_dot_i16_sse2(ws, wq, xs, xq)
+    }
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
+    {
+        row_dot_i16_scalar(ws, wq, xs, xq)
+    }
+}
+
+/// Scalar twin of `row_dot_i16`.
+#[inline]
+pub fn row_dot_i16_scalar(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f32 {
+    let mut acc = [0f32; 4];
+    for (b, (dw, dx)) in ws.iter().zip(xs).enumerate() {
+        let (w, x) = (&wq[b * QK..(b + 1) * QK], &xq[b * QK..(b + 1) * QK]);
+        let mut lanes = [0i32; 4];
+        for e in 0..QK {
+            lanes[(e % 8) / 2] += w[e] as i32 * x[e] as i32;
+        }
+        let d = dw * dx;
+        for j in 0..4 {
+            acc[j] += d * lanes[j] as f32;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn row_dot_i16_sse2(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f32 {
+    use std::arch::x86_64::*;
+    let nb = ws.len();
+    assert!(xs.len() >= nb && wq.len() >= nb * QK && xq.len() >= nb * QK);
+    unsafe {
+        let mut acc = _mm_setzero_ps();
+        let (wp, xp) = (wq.as_ptr(), xq.as_ptr());
+        let ld = |p: *const i16| _mm_loadu_si128(p as *const __m128i);
+        for b in 0..nb {
+            let (w, x) = (wp.add(b * QK), xp.add(b * QK));
+            let mut s = _mm_madd_epi16(ld(w), ld(x));
+            s = _mm_add_epi32(s, _mm_madd_epi16(ld(w.add(8)), ld(x.add(8))));
+            s = _mm_add_epi32(s, _mm_madd_epi16(ld(w.add(16)), ld(x.add(16))));
+            s = _mm_add_epi32(s, _mm_madd_epi16(ld(w.add(24)), ld(x.add(24))));
+            let d = _mm_set1_ps(*ws.get_unchecked(b) * *xs.get_unchecked(b));
+            acc = _mm_add_ps(acc, _mm_mul_ps(d, _mm_cvtepi32_ps(s)));
+        }
+        let mut lanes = [0f32; 4];
+        _mm_storeu_ps(lanes.as_mut_ptr(), acc);
+        (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn row_dot_i16_simd128(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f32 {
+    use core::arch::wasm32::*;
+    let nb = ws.len();
+    assert!(xs.len() >= nb && wq.len() >= nb * QK && xq.len() >= nb * QK);
+    unsafe {
+        let mut acc = f32x4_splat(0.0);
+        let (wp, xp) = (wq.as_ptr(), xq.as_ptr());
+        let ld = |p: *const i16| v128_load(p as *const v128);
+        for b in 0..nb {
+            let (w, x) = (wp.add(b * QK), xp.add(b * QK));
+            let mut s = i32x4_dot_i16x8(ld(w), ld(x));
+            s = i32x4_add(s, i32x4_dot_i16x8(ld(w.add(8)), ld(x.add(8))));
+            s = i32x4_add(s, i32x4_dot_i16x8(ld(w.add(16)), ld(x.add(16))));
+            s = i32x4_add(s, i32x4_dot_i16x8(ld(w.add(24)), ld(x.add(24))));
+            let d = f32x4_splat(*ws.get_unchecked(b) * *xs.get_unchecked(b));
+            acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
+        }
+        (f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc)) + (f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// F16 and BF16 rows widened to f32, exactly
+
+/// f16 bits to f32 bits without a table or a branch: the magnitude shifted into f32's fields and
+/// multiplied by 2^112 (which re-biases the exponent, and turns f16 subnormals into the f32
+/// values they stand for); infinities and NaNs get f32's all-ones exponent; then the sign.
+#[inline(always)]
+fn f16_bits_to_f32(h: u32) -> f32 {
+    let mag = (h & 0x7fff) << 13;
+    let special = if h & 0x7c00 == 0x7c00 { 0x7f80_0000 } else { 0 };
+    let v = f32::from_bits(mag | special) * f32::from_bits(0x7780_0000); // 2^112
+    f32::from_bits(v.to_bits() | ((h & 0x8000) << 16))
+}
+
+/// Little-endian f16 values to f32 (`out.len()` of them).
+#[inline]
+pub fn widen_f16(b: &[u8], out: &mut [f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        widen_f16_simd128(b, out)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        widen_f16_scalar(b, out)
+    }
+}
+
+/// Scalar twin of `widen_f16` (natively the compiler vectorizes it).
+#[inline]
+pub fn widen_f16_scalar(b: &[u8], out: &mut [f32]) {
+    for (o, h) in out.iter_mut().zip(b.chunks_exact(2)) {
+        *o = f16_bits_to_f32(u16::from_le_bytes([h[0], h[1]]) as u32);
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn widen_f16_simd128(b: &[u8], out: &mut [f32]) {
+    use core::arch::wasm32::*;
+    let n = out.len().min(b.len() / 2);
+    let body = n - n % 8;
+    unsafe {
+        let (bp, op) = (b.as_ptr(), out.as_mut_ptr());
+        let (low15, expo, inf) = (u32x4_splat(0x7fff), u32x4_splat(0x7c00), u32x4_splat(0x7f80_0000));
+        let scale = f32x4_splat(f32::from_bits(0x7780_0000));
+        let one = |h: v128| {
+            let mag = u32x4_shl(v128_and(h, low15), 13);
+            let special = v128_and(i32x4_eq(v128_and(h, expo), expo), inf);
+            let v = f32x4_mul(v128_or(mag, special), scale);
+            v128_or(v, u32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16))
+        };
+        for i in (0..body).step_by(8) {
+            let h = v128_load(bp.add(2 * i) as *const v128);
+            v128_store(op.add(i) as *mut v128, one(u32x4_extend_low_u16x8(h)));
+            v128_store(op.add(i + 4) as *mut v128, one(u32x4_extend_high_u16x8(h)));
+        }
+    }
+    widen_f16_scalar(&b[2 * body..], &mut out[body..n]);
+}
+
+/// Little-endian bf16 values to f32: the upper half of an f32.
+#[inline]
+pub fn widen_bf16(b: &[u8], out: &mut [f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        widen_bf16_simd128(b, out)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        widen_bf16_scalar(b, out)
+    }
+}
+
+/// Scalar twin of `widen_bf16`.
+#[inline]
+pub fn widen_bf16_scalar(b: &[u8], out: &mut [f32]) {
+    for (o, h) in out.iter_mut().zip(b.chunks_exact(2)) {
+        *o = f32::from_bits((u16::from_le_bytes([h[0], h[1]]) as u32) << 16);
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn widen_bf16_simd128(b: &[u8], out: &mut [f32]) {
+    use core::arch::wasm32::*;
+    let n = out.len().min(b.len() / 2);
+    let body = n - n % 8;
+    unsafe {
+        let (bp, op) = (b.as_ptr(), out.as_mut_ptr());
+        for i in (0..body).step_by(8) {
+            let h = v128_load(bp.add(2 * i) as *const v128);
+            v128_store(op.add(i) as *mut v128, u32x4_shl(u32x4_extend_low_u16x8(h), 16));
+            v128_store(op.add(i + 4) as *mut v128, u32x4_shl(u32x4_extend_high_u16x8(h), 16));
+        }
+    }
+    widen_bf16_scalar(&b[2 * body..], &mut out[body..n]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -124,6 +124,9 @@ impl Config {
 /// tensors are candle `Var`s so that gradients reach them).
 enum Source<'a> {
     File { g: &'a Gguf, bytes: &'a [u8] },
+    /// a streamed file: each tensor's bytes apart (`gguf::Incoming`), in the header's order,
+    /// handed over as they are used
+    Parts { g: &'a Gguf, parts: std::cell::RefCell<Vec<Vec<u8>>> },
     Tensors(&'a HashMap<String, Tensor>),
 }
 
@@ -157,32 +160,52 @@ impl<'a> Loader<'a> {
         }
         Ok(t.clone())
     }
-    /// Any tensor as f32, candle shape = reversed ggml dims.
-    fn dense(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
-        match &self.src {
-            Source::Tensors(map) => Self::tensor(map, name, dims),
+    /// A file tensor's header entry and bytes (borrowed from a whole file, or taken from a
+    /// streamed one); None for named tensors.
+    fn file_tensor(&self, name: &str, dims: &[usize]) -> Result<Option<(&'a TensorInfo, std::borrow::Cow<'a, [u8]>)>> {
+        Ok(match &self.src {
+            Source::Tensors(_) => None,
             Source::File { g, bytes } => {
                 let t = Self::info(g, name, dims)?;
-                let mut v = crate::try_vec(t.elements(), &format!("tensor {name}"))?;
-                dequantize(&bytes[t.start..t.start + t.len], t.dtype, &mut v);
-                let shape: Vec<usize> = dims.iter().rev().copied().collect();
-                Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
+                Some((t, std::borrow::Cow::Borrowed(&bytes[t.start..t.start + t.len])))
             }
+            Source::Parts { g, parts } => {
+                let t = Self::info(g, name, dims)?;
+                let i = g.tensors.iter().position(|u| std::ptr::eq(u, t)).unwrap_or(0);
+                Some((t, std::borrow::Cow::Owned(std::mem::take(&mut parts.borrow_mut()[i]))))
+            }
+        })
+    }
+    /// Any tensor as f32, candle shape = reversed ggml dims.
+    fn dense(&self, name: &str, dims: &[usize]) -> Result<Tensor> {
+        match (&self.src, self.file_tensor(name, dims)?) {
+            (Source::Tensors(map), _) => Self::tensor(map, name, dims),
+            (_, Some((t, bytes))) => Self::decode(t, &bytes, dims),
+            (_, None) => bail!("missing tensor {name}"),
         }
     }
-    /// A weight matrix stored [in, out] (ggml order) used as y = x W^T. Quantized types go to our
-    /// kernels (Q8_0 and Q4_0 as they are, the others re-encoded as Q8_0: see `QMatrix::new`);
-    /// F32, F16 and BF16 to the dense f32 path.
+    /// A file tensor's bytes decoded to f32, candle shape = reversed ggml dims.
+    fn decode(t: &TensorInfo, bytes: &[u8], dims: &[usize]) -> Result<Tensor> {
+        let mut v = crate::try_vec(t.elements(), &format!("tensor {}", t.name))?;
+        dequantize(bytes, t.dtype, &mut v);
+        if v.len() != t.elements() {
+            bail!("tensor {}: {} of its {} bytes arrived", t.name, bytes.len(), t.len);
+        }
+        let shape: Vec<usize> = dims.iter().rev().copied().collect();
+        Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
+    }
+    /// A weight matrix stored [in, out] (ggml order) used as y = x W^T. Every type but F32 stays
+    /// in its file's form and goes to our kernels (`QMatrix`); F32 goes to the dense f32 path.
     fn matrix(&self, name: &str, dims: &[usize]) -> Result<Matrix> {
-        if let Source::File { g, bytes } = &self.src {
-            let t = Self::info(g, name, dims)?;
-            if t.dtype.is_quantized() {
-                let q = QMatrix::new(t.dtype, dims[1], dims[0], &bytes[t.start..t.start + t.len]).map_err(|e| Error(format!("tensor {name}: {e}")))?;
-                return Ok(match self.kernels {
-                    Kernels::Ours => Matrix::Quant(q),
-                    Kernels::Candle => Matrix::Candle(candle_qmatmul(&q)?, q),
+        if let Some((t, bytes)) = self.file_tensor(name, dims)? {
+            if t.dtype != DType::F32 {
+                let q = QMatrix::from_vec(t.dtype, dims[1], dims[0], bytes.into_owned()).map_err(|e| Error(format!("tensor {name}: {e}")))?;
+                return Ok(match (self.kernels, candle_type(t.dtype)) {
+                    (Kernels::Candle, Some(_)) => Matrix::Candle(candle_qmatmul(&q)?, q),
+                    _ => Matrix::Quant(q),
                 });
             }
+            return Ok(Matrix::Dense(Self::decode(t, &bytes, dims)?));
         }
         Ok(Matrix::Dense(self.dense(name, dims)?))
     }
@@ -254,9 +277,27 @@ enum Matrix {
     Candle(candle_core::quantized::QMatMul, QMatrix),
 }
 
+/// candle's block type for a file type its `QMatMul` runs.
+fn candle_type(d: DType) -> Option<candle_core::quantized::GgmlDType> {
+    use candle_core::quantized::GgmlDType as G;
+    Some(match d {
+        DType::Q8_0 => G::Q8_0,
+        DType::Q4_0 => G::Q4_0,
+        DType::Q4_1 => G::Q4_1,
+        DType::Q5_0 => G::Q5_0,
+        DType::Q5_1 => G::Q5_1,
+        DType::Q2_K => G::Q2K,
+        DType::Q3_K => G::Q3K,
+        DType::Q4_K => G::Q4K,
+        DType::Q5_K => G::Q5K,
+        DType::Q6_K => G::Q6K,
+        _ => return None,
+    })
+}
+
 fn candle_qmatmul(q: &QMatrix) -> Result<candle_core::quantized::QMatMul> {
-    use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul};
-    let ty = if q.dtype == DType::Q4_0 { GgmlDType::Q4_0 } else { GgmlDType::Q8_0 };
+    use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul};
+    let Some(ty) = candle_type(q.dtype) else { bail!("candle's QMatMul has no {} kernel", q.dtype.name()) };
     // candle reads the blocks in place: give it 4-byte-aligned memory
     let blocks = q.to_blocks();
     let mut words = vec![0u32; blocks.len().div_ceil(4)];
@@ -477,8 +518,7 @@ struct Block {
 }
 
 enum TokenEmbedding {
-    /// quantized rows, decoded on lookup (from the kernels' form: a re-encoded format's rows carry
-    /// Q8_0's rounding too, the same weights the tied LM head multiplies by)
+    /// rows of any type but F32, decoded on lookup by the file's own decoder
     Packed(QMatrix),
     /// (V, C), trainable
     Dense(Tensor),
@@ -641,6 +681,11 @@ impl Gpt2 {
         Self::build(Config::from_gguf(g)?, Loader { src: Source::File { g, bytes }, kernels })
     }
 
+    /// Loads a streamed file from its tensors' bytes (`gguf::Incoming::finish`), taking them.
+    pub fn load_parts(g: &Gguf, parts: Vec<Vec<u8>>, kernels: Kernels) -> Result<Self> {
+        Self::build(Config::from_gguf(g)?, Loader { src: Source::Parts { g, parts: parts.into() }, kernels })
+    }
+
     /// Builds the model over named f32 tensors (candle shapes; `Var`s when training).
     pub fn from_tensors(cfg: &Config, tensors: &HashMap<String, Tensor>) -> Result<Self> {
         Self::build(cfg.clone(), Loader { src: Source::Tensors(tensors), kernels: Kernels::Ours })
@@ -669,7 +714,7 @@ impl Gpt2 {
         // tied: the same tensor (or the same shared blocks) as the embedding
         let lm_head = match (&wte, cfg.tied_head) {
             (TokenEmbedding::Dense(t), true) => Matrix::Dense(t.clone()),
-            (TokenEmbedding::Packed(q), true) if l.kernels == Kernels::Candle => Matrix::Candle(candle_qmatmul(q)?, q.clone()),
+            (TokenEmbedding::Packed(q), true) if l.kernels == Kernels::Candle && candle_type(q.dtype).is_some() => Matrix::Candle(candle_qmatmul(q)?, q.clone()),
             (TokenEmbedding::Packed(q), true) => Matrix::Quant(q.clone()),
             (_, false) => l.matrix(head, &[e, cfg.n_vocab])?,
         };

@@ -4,7 +4,7 @@
 //! `step` once per token, so a UI can stop between any two tokens. Reported probabilities are the
 //! model's own (softmax at temperature 1), whatever the sampler's settings.
 
-use crate::gguf::Gguf;
+use crate::gguf::{Gguf, Incoming};
 use crate::model::{Cache, Config, Gpt2, Kernels, ParamCounts, Profile};
 use crate::sampler::{ranked_top, Distribution, Sampler, SamplerConfig};
 use crate::tokenizer::{Tokenizer, Utf8Stream};
@@ -39,7 +39,19 @@ impl Model {
     pub fn from_bytes_with(bytes: &[u8], kernels: Kernels) -> Result<Model> {
         let g = Gguf::parse(bytes)?;
         let gpt = Gpt2::load_with(&g, bytes, kernels)?;
-        let tokenizer = Tokenizer::from_gguf(&g)?;
+        Self::assemble(&g, gpt, bytes.len())
+    }
+
+    /// A file that arrived in pieces (`Incoming`), built without a second copy of its tensors.
+    pub fn from_incoming(incoming: Incoming, kernels: Kernels) -> Result<Model> {
+        let file_bytes = incoming.received() as usize;
+        let (g, parts) = incoming.finish()?;
+        let gpt = Gpt2::load_parts(&g, parts, kernels)?;
+        Self::assemble(&g, gpt, file_bytes)
+    }
+
+    fn assemble(g: &Gguf, gpt: Gpt2, file_bytes: usize) -> Result<Model> {
+        let tokenizer = Tokenizer::from_gguf(g)?;
         if tokenizer.vocab_size() != gpt.cfg.n_vocab {
             bail!("the tokenizer has {} tokens but token_embd.weight has {} rows", tokenizer.vocab_size(), gpt.cfg.n_vocab);
         }
@@ -58,7 +70,7 @@ impl Model {
             config: gpt.cfg.clone(),
             params: gpt.cfg.params(),
             bytes_by_type,
-            file_bytes: bytes.len(),
+            file_bytes,
         };
         Ok(Model { gpt, tokenizer, info })
     }

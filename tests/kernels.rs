@@ -6,7 +6,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use inside_gpt::gguf::{dequantize, quantize, DType};
-use inside_gpt::kernels::{dot, dot_scalar, dots, dots_scalar, matmul_f32, matmul_f32_scalar, row_dot, weighted_sum, weighted_sum_scalar, row_dot_scalar, QMatrix, QK};
+use inside_gpt::kernels::{dot, dot_scalar, dots, dots_scalar, matmul_f32, matmul_f32_scalar, row_dot, weighted_sum, weighted_sum_scalar, row_dot_scalar, row_dot_i16, row_dot_i16_scalar, widen_bf16, widen_bf16_scalar, widen_f16, widen_f16_scalar, QMatrix, QK};
 use inside_gpt::sampler::Rng;
 
 fn fresh_rng() -> (Rng, u64) {
@@ -24,8 +24,11 @@ fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
 #[test]
 fn the_simd_kernel_is_bit_identical_to_its_scalar_twin() {
     let (mut rng, seed) = fresh_rng();
-    for dtype in [DType::Q8_0, DType::Q4_0] {
-        for (m, k, n) in [(1, 32, 7), (1, 192, 576), (3, 768, 64), (5, 3072, 9)] {
+    for dtype in DType::ALL.into_iter().filter(|t| *t != DType::F32) {
+        for (m, k, n) in [(1, 32, 7), (1, 192, 576), (2, 256, 5), (3, 768, 64), (5, 3072, 9)] {
+            if k % dtype.block_len() != 0 {
+                continue;
+            }
             let w = random(n * k, &mut rng);
             let x = random(m * k, &mut rng);
             let q = QMatrix::new(dtype, n, k, &quantize(&w, dtype).unwrap()).unwrap();
@@ -39,6 +42,26 @@ fn the_simd_kernel_is_bit_identical_to_its_scalar_twin() {
     let xq = [-127i16; 4 * QK];
     assert_eq!(row_dot(&ws, &wq, &ws, &xq), 128.0 * 127.0 * 128.0);
     assert_eq!(row_dot(&ws, &wq, &ws, &xq), row_dot_scalar(&ws, &wq, &ws, &xq));
+    // the unpacked types' largest products: Q6_K's scale -128 times level -32
+    let wq = [-4096i16; 4 * QK];
+    assert_eq!(row_dot_i16(&ws, &wq, &ws, &xq), 128.0 * 127.0 * 4096.0);
+    assert_eq!(row_dot_i16(&ws, &wq, &ws, &xq), row_dot_i16_scalar(&ws, &wq, &ws, &xq));
+}
+
+/// Every f16 and bf16 bit pattern widens to the f32 the `half` crate gives (NaN to a NaN).
+#[test]
+fn half_precision_rows_widen_exactly() {
+    let bytes: Vec<u8> = (0..=u16::MAX).flat_map(|h| h.to_le_bytes()).collect();
+    let mut out = vec![0f32; 1 << 16];
+    for (widen, twin, name) in [(widen_f16 as fn(&[u8], &mut [f32]), widen_f16_scalar as fn(&[u8], &mut [f32]), "f16"), (widen_bf16, widen_bf16_scalar, "bf16")] {
+        for f in [widen, twin] {
+            f(&bytes, &mut out);
+            for (h, v) in out.iter().enumerate() {
+                let want = if name == "f16" { half::f16::from_bits(h as u16).to_f32() } else { half::bf16::from_bits(h as u16).to_f32() };
+                assert!(v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan()), "{name} {h:#06x}: {v} vs {want}");
+            }
+        }
+    }
 }
 
 #[test]

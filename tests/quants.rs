@@ -1,6 +1,6 @@
 //! Every block format the engine reads (src/quants/): decoding bit for bit as gguf-py decodes
 //! (against goldens it wrote), encoding round trips within each format's step, the kernels'
-//! re-encoding of the formats they do not hold as they are, and whole models stored in each type,
+//! unpacked integer form of every format and products in it, and whole models stored in each type,
 //! and in several at once, against the same model in F32. Natively, and compiled to wasm32.
 
 #[cfg(target_arch = "wasm32")]
@@ -10,6 +10,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use inside_gpt::gguf::{dequantize, quantize, DType, Gguf, Writer};
 use inside_gpt::kernels::QMatrix;
+use inside_gpt::quants::{has_mins, unpack_row, Unpacked};
 use inside_gpt::model::{Cache, Config, Weights};
 use inside_gpt::sampler::{Rng, SamplerConfig};
 use inside_gpt::session::{GenerateOptions, Generator, Model};
@@ -155,33 +156,76 @@ fn names_ids_and_sizes_are_ggmls() {
     assert!(DType::parse("IQ4_XS").unwrap_err().0.contains("Q5_K"));
 }
 
-/// The formats the kernels do not hold as they are: decoded exactly, re-encoded as Q8_0 with the
-/// file encoder's rounding. The result is the Q8_0 matrix of the decoded values, bit for bit.
+/// Each type's unpacked form (the integer kernels' input) stands for exactly the values the
+/// file decoder gives: d * w - dmin * mn, computed in f64, is within an f32 rounding of them.
 #[test]
-fn re_encoded_matrices_are_the_q8_0_matrices_of_the_decoded_values() {
+fn unpacked_blocks_stand_for_the_decoded_values() {
+    let mut rng = Rng::new(11);
+    for dtype in encoded_types().filter(|t| t.is_quantized()) {
+        let blocks = quantize(&weights_like(4 * 256, &mut rng), dtype).unwrap();
+        let values = decode(&blocks, dtype);
+        let mut u = Unpacked::default();
+        unpack_row(&blocks, dtype, &mut u);
+        assert_eq!(u.w.len(), values.len());
+        let mut distinct = std::collections::HashSet::new();
+        for (e, v) in values.iter().enumerate() {
+            let exact = u.d[e / 32] as f64 * u.w[e] as f64 - u.dmin[e / 32] as f64 * u.mn[e / 16] as f64;
+            assert!((exact - *v as f64).abs() <= 2.5e-7 * v.abs() as f64 + 1e-30, "{dtype:?} value {e}: unpacked {exact}, decoded {v}");
+            distinct.insert(u.w[e]);
+        }
+        assert!(distinct.len() > 3, "{dtype:?}: unpacked to {} distinct levels", distinct.len());
+        assert_eq!(has_mins(dtype), u.mn.iter().any(|&m| m != 0), "{dtype:?}");
+    }
+}
+
+/// Every type but F32 stays in its file's form: its product agrees with an f64 product over the
+/// decoded weights within the bound the activations' Q8_0 rounding allows (half a step per
+/// value), takes about the file's bytes in memory, and decodes embedding rows exactly as the file
+/// decoder does.
+#[test]
+fn every_type_multiplies_in_its_own_form() {
     let mut rng = Rng::new(7);
-    let (rows, cols) = (6, 512);
+    let (rows, cols, m) = (6, 512, 3);
     let w = weights_like(rows * cols, &mut rng);
-    let x: Vec<f32> = (0..3 * cols).map(|_| rng.normal() as f32).collect();
-    for dtype in [DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K] {
+    let x: Vec<f32> = (0..m * cols).map(|_| rng.normal() as f32).collect();
+    for dtype in encoded_types() {
         let blocks = quantize(&w, dtype).unwrap();
         let q = QMatrix::new(dtype, rows, cols, &blocks).unwrap();
-        let reference = QMatrix::new(DType::Q8_0, rows, cols, &quantize(&decode(&blocks, dtype), DType::Q8_0).unwrap()).unwrap();
-        assert_eq!((q.dtype, q.file_dtype), (DType::Q8_0, dtype));
-        assert!(q.to_blocks() == reference.to_blocks(), "{dtype:?}: re-encoding differs from quantize(Q8_0)");
-        let (a, b) = (q.matmul(&x, 3), reference.matmul(&x, 3));
-        assert!(a.iter().zip(&b).all(|(p, s)| p.to_bits() == s.to_bits()), "{dtype:?}");
+        assert_eq!(q.dtype, dtype);
+        let ratio = q.memory_bytes() as f64 / blocks.len() as f64;
+        assert!(ratio <= 1.06, "{dtype:?}: {} bytes in memory for a file's {}", q.memory_bytes(), blocks.len());
+        let decoded = decode(&blocks, dtype);
+        let y = q.matmul(&x, m);
+        for i in 0..m {
+            let xi = &x[i * cols..(i + 1) * cols];
+            for r in 0..rows {
+                let wr = &decoded[r * cols..(r + 1) * cols];
+                let exact: f64 = wr.iter().zip(xi).map(|(a, b)| *a as f64 * *b as f64).sum();
+                let scale: f64 = wr.iter().zip(xi).map(|(a, b)| (*a as f64 * *b as f64).abs()).sum();
+                // the activations' rounding: half a step of max|block| / 127 per value (none for F16/BF16)
+                let step: f64 = if dtype.is_quantized() {
+                    xi.chunks(32).zip(wr.chunks(32)).map(|(xb, wb)| {
+                        let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
+                        wb.iter().map(|v| v.abs() as f64).sum::<f64>() * amax / 127.0 * 0.5 * 1.01
+                    }).sum()
+                } else {
+                    0.0
+                };
+                let got = y[i * rows + r] as f64;
+                assert!((got - exact).abs() <= step + 1e-5 * scale, "{dtype:?} row {r} of x{i}: {got} vs {exact} (bound {step})");
+            }
+        }
         let mut row = Vec::new();
         q.dequantize_row(rows - 1, &mut row);
-        assert_eq!(row.len(), cols);
+        assert!(row.iter().zip(&decoded[(rows - 1) * cols..]).all(|(a, b)| a.to_bits() == b.to_bits()), "{dtype:?}");
+        assert!(q.to_blocks() == blocks, "{dtype:?}: to_blocks differs from the file's blocks");
         assert!(QMatrix::new(dtype, rows, cols, &blocks[1..]).is_err());
     }
-    // the types held as they are keep their own form
-    let q4 = QMatrix::new(DType::Q4_0, rows, cols, &quantize(&w, DType::Q4_0).unwrap()).unwrap();
-    assert_eq!((q4.dtype, q4.file_dtype), (DType::Q4_0, DType::Q4_0));
-    for dense in [DType::F32, DType::F16, DType::BF16] {
-        assert!(QMatrix::new(dense, 1, 256, &vec![0; 256 * dense.block_bytes()]).is_err());
-    }
+    // Q8_0's own kernel and the general unpacked path give the same bits
+    let q8 = QMatrix::new(DType::Q8_0, rows, cols, &quantize(&w, DType::Q8_0).unwrap()).unwrap();
+    let (a, b) = (q8.matmul(&x, m), q8.matmul_unpacked(&x, m));
+    assert!(a.iter().zip(&b).all(|(p, s)| p.to_bits() == s.to_bits()));
+    assert!(QMatrix::new(DType::F32, 1, 256, &[0; 1024]).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------

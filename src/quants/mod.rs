@@ -113,6 +113,65 @@ pub fn dequantize_all(bytes: &[u8], dtype: DType) -> Result<Vec<f32>> {
     Ok(out)
 }
 
+/// One block as the integer kernels read it (`kernels::QMatrix`): value e of the block is
+/// `d[e / 32] * w[e] - dmin[e / 32] * mn[e / 16]`, where `w` (a sub-block's integer scale times
+/// the value's level) and `mn` (a sub-block's integer minimum) are exact small integers. Each
+/// format's `unpack` fills the slices of one block; formats without minimums leave `mn` and
+/// `dmin` alone.
+pub struct Block<'a> {
+    pub w: &'a mut [i16],
+    pub d: &'a mut [f32],
+    pub mn: &'a mut [i16],
+    pub dmin: &'a mut [f32],
+}
+
+/// Rows of blocks unpacked by `unpack_row`: `w` per value, `d` and `dmin` per 32 values, `mn`
+/// per 16 (zero for a format without minimums).
+#[derive(Default, Clone)]
+pub struct Unpacked {
+    pub w: Vec<i16>,
+    pub d: Vec<f32>,
+    pub mn: Vec<i16>,
+    pub dmin: Vec<f32>,
+}
+
+/// Whether `dtype`'s values carry a subtracted minimum (the kernels' second term).
+pub fn has_mins(dtype: DType) -> bool {
+    matches!(dtype, DType::Q4_1 | DType::Q5_1 | DType::Q2_K | DType::Q4_K | DType::Q5_K)
+}
+
+/// Unpacks whole blocks of a quantized `dtype` into `u` (resized to them). Exact: every field
+/// holds the integers and f16 scales the file stores, nothing rounded.
+pub fn unpack_row(bytes: &[u8], dtype: DType, u: &mut Unpacked) {
+    #[inline(always)]
+    fn each(bytes: &[u8], vl: usize, bb: usize, u: &mut Unpacked, f: impl Fn(&[u8], Block)) {
+        for (k, b) in bytes.chunks_exact(bb).enumerate() {
+            let (v, s) = (k * vl, k * vl / QK);
+            f(b, Block { w: &mut u.w[v..v + vl], d: &mut u.d[s..s + vl / QK], mn: &mut u.mn[2 * s..2 * s + vl / 16], dmin: &mut u.dmin[s..s + vl / QK] });
+        }
+    }
+    let (vl, bb) = (dtype.block_len(), dtype.block_bytes());
+    let n = bytes.len() / bb * vl;
+    u.w.resize(n, 0);
+    u.d.resize(n / QK, 0.0);
+    u.mn.resize(n / 16, 0);
+    u.dmin.resize(n / QK, 0.0);
+    match dtype {
+        DType::Q8_0 => each(bytes, vl, bb, u, q8_0::unpack),
+        DType::Q4_0 => each(bytes, vl, bb, u, q4_0::unpack),
+        DType::Q4_1 => each(bytes, vl, bb, u, q4_1::unpack),
+        DType::Q5_0 => each(bytes, vl, bb, u, q5_0::unpack),
+        DType::Q5_1 => each(bytes, vl, bb, u, q5_1::unpack),
+        DType::Q2_K => each(bytes, vl, bb, u, q2_k::unpack),
+        DType::Q3_K => each(bytes, vl, bb, u, q3_k::unpack),
+        DType::Q4_K => each(bytes, vl, bb, u, q4_k::unpack),
+        DType::Q5_K => each(bytes, vl, bb, u, q5_k::unpack),
+        DType::Q6_K => each(bytes, vl, bb, u, q6_k::unpack),
+        // no integer form: `kernels::QMatrix` widens these to f32 instead
+        DType::F32 | DType::F16 | DType::BF16 => {}
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared by the formats
 

@@ -13,7 +13,7 @@
 //! Encoding (ours): each sub-block spans [lo, hi], lo = min(0, min x), in 3 steps; d and dmin map
 //! the largest scale and min to code 15.
 
-use super::{f16_at, level, scale_min, set_f16, QK_K};
+use super::{f16_at, level, scale_min, set_f16, QK_K, Block};
 
 pub const BLOCK_BYTES: usize = QK_K / 16 + QK_K / 4 + 2 + 2;
 
@@ -32,6 +32,28 @@ pub fn dequantize(b: &[u8], y: &mut [f32]) {
         for (i, y) in y.iter_mut().enumerate() {
             let (byte, shift) = at(16 * s + i);
             *y = dl * ((qs[byte] >> shift) & 3) as f32 - ml;
+        }
+    }
+}
+
+/// The super-block for the integer kernels: w = sc_s * q and mn = m_s per sub-block of 16.
+pub fn unpack(b: &[u8], u: Block) {
+    u.d[..8].fill(f16_at(b, 80));
+    u.dmin[..8].fill(f16_at(b, 82));
+    let (scales, qs) = (&b[0..16], &b[16..80]);
+    for s in 0..16 {
+        u.mn[s] = (scales[s] >> 4) as i16;
+    }
+    // value p = 128h + 32j + l sits in bits 2j of qs[32h + l] (the layout `at` reads)
+    for h in 0..2 {
+        for j in 0..4 {
+            for half in 0..2 {
+                let s = 8 * h + 2 * j + half;
+                let sc = (scales[s] & 15) as i16;
+                for l in 16 * half..16 * half + 16 {
+                    u.w[128 * h + 32 * j + l] = sc * ((qs[32 * h + l] >> (2 * j)) & 3) as i16;
+                }
+            }
         }
     }
 }

@@ -15,7 +15,7 @@
 //! Encoding (ours): each sub-block's value of largest magnitude maps to -4 (as Q4_0 maps to -8);
 //! d maps the sub-block scale of largest magnitude to code -32.
 
-use super::{f16_at, level, set_f16, signed_absmax, QK_K};
+use super::{f16_at, level, set_f16, signed_absmax, QK_K, Block};
 
 pub const BLOCK_BYTES: usize = QK_K / 8 + QK_K / 4 + 12 + 2;
 
@@ -42,6 +42,26 @@ pub fn dequantize(b: &[u8], y: &mut [f32]) {
             let low = ((qs[byte] >> shift) & 3) as i32;
             let high = (hmask[hbyte] >> hbit) & 1;
             *y = dl * (low - if high == 1 { 0 } else { 4 }) as f32;
+        }
+    }
+}
+
+/// The super-block for the integer kernels: w = (code_s - 32) * (low - 4 unless the high bit is set).
+pub fn unpack(b: &[u8], u: Block) {
+    let (hmask, qs, scales) = (&b[0..32], &b[32..96], &b[96..108]);
+    u.d[..8].fill(f16_at(b, 108));
+    // value p = 128h + 32j + l: low bits 2j of qs[32h + l], high bit 4h + j of hmask[l]
+    for h in 0..2 {
+        for j in 0..4 {
+            for half in 0..2 {
+                let s = 8 * h + 2 * j + half;
+                let sc = code(scales, s) as i16 - 32;
+                for l in 16 * half..16 * half + 16 {
+                    let low = ((qs[32 * h + l] >> (2 * j)) & 3) as i16;
+                    let high = ((hmask[l] >> (4 * h + j)) & 1) as i16;
+                    u.w[128 * h + 32 * j + l] = sc * (low - 4 + 4 * high);
+                }
+            }
         }
     }
 }

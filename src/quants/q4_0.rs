@@ -8,7 +8,7 @@
 //! Encoding (`quantize_row_q4_0_ref`): the value of largest magnitude m maps to -8: d = m / -8,
 //! nibble = min(15, trunc(x / d + 8.5)).
 
-use super::{f16_at, inverse, push_f16, signed_absmax, QK};
+use super::{f16_at, inverse, push_f16, signed_absmax, QK, Block};
 
 pub const BLOCK_BYTES: usize = 2 + QK / 2;
 
@@ -17,6 +17,16 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
     let qs = &b[2..BLOCK_BYTES];
     out.extend(qs.iter().map(|&q| ((q & 0x0f) as i32 - 8) as f32 * d));
     out.extend(qs.iter().map(|&q| ((q >> 4) as i32 - 8) as f32 * d));
+}
+
+/// The block for the integer kernels (`super::Unpacked`): w = q - 8.
+pub fn unpack(b: &[u8], u: Block) {
+    u.d[0] = f16_at(b, 0);
+    let qs = &b[2..BLOCK_BYTES];
+    for j in 0..QK / 2 {
+        u.w[j] = (qs[j] & 0x0f) as i16 - 8;
+        u.w[j + QK / 2] = (qs[j] >> 4) as i16 - 8;
+    }
 }
 
 pub fn quantize(x: &[f32], out: &mut Vec<u8>) {

@@ -9,7 +9,7 @@
 //! Encoding (`quantize_row_q4_1_ref`): d = (max - min) / 15, m = min, nibble = min(15,
 //! trunc((x - min) / d + 0.5)), with the unrounded d and min.
 
-use super::{f16_at, inverse, min_max, push_f16, QK};
+use super::{f16_at, inverse, min_max, push_f16, QK, Block};
 
 pub const BLOCK_BYTES: usize = 2 + 2 + QK / 2;
 
@@ -18,6 +18,17 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
     let qs = &b[4..BLOCK_BYTES];
     out.extend(qs.iter().map(|&q| (q & 0x0f) as f32 * d + m));
     out.extend(qs.iter().map(|&q| (q >> 4) as f32 * d + m));
+}
+
+/// The block for the integer kernels: w = q, and the minimum m as dmin = -m over mn = 1.
+pub fn unpack(b: &[u8], u: Block) {
+    (u.d[0], u.dmin[0]) = (f16_at(b, 0), -f16_at(b, 2));
+    u.mn[..2].fill(1);
+    let qs = &b[4..BLOCK_BYTES];
+    for j in 0..QK / 2 {
+        u.w[j] = (qs[j] & 0x0f) as i16;
+        u.w[j + QK / 2] = (qs[j] >> 4) as i16;
+    }
 }
 
 pub fn quantize(x: &[f32], out: &mut Vec<u8>) {

@@ -16,7 +16,7 @@
 //! Encoding (ours): each sub-block spans [lo, hi], lo = min(0, min x), in 15 steps; d and dmin
 //! map the largest scale and min to code 63.
 
-use super::{f16_at, level, set_f16, QK_K};
+use super::{f16_at, level, set_f16, QK_K, Block};
 
 pub const BLOCK_BYTES: usize = 2 + 2 + 12 + QK_K / 2;
 
@@ -75,6 +75,21 @@ pub fn dequantize(b: &[u8], y: &mut [f32]) {
         let (c, n) = (s / 2, s % 2);
         for (l, y) in y.iter_mut().enumerate() {
             *y = dl * ((qs[32 * c + l] >> (4 * n)) & 15) as f32 - ml;
+        }
+    }
+}
+
+/// The super-block for the integer kernels: w = sc_s * q, mn = m_s (both halves of sub-block s).
+pub fn unpack(b: &[u8], u: Block) {
+    u.d[..8].fill(f16_at(b, 0));
+    u.dmin[..8].fill(f16_at(b, 2));
+    let qs = &b[16..BLOCK_BYTES];
+    for s in 0..8 {
+        let (sc, m) = scale_min(&b[4..16], s);
+        u.mn[2 * s..2 * s + 2].fill(m as i16);
+        let (c, n) = (s / 2, 4 * (s % 2));
+        for (l, w) in u.w[32 * s..32 * s + 32].iter_mut().enumerate() {
+            *w = sc as i16 * ((qs[32 * c + l] >> n) & 15) as i16;
         }
     }
 }

@@ -9,7 +9,7 @@
 //! Encoding (`quantize_row_q5_0_ref`): the value of largest magnitude m maps to -16: d = m / -16,
 //! q = min(31, trunc(x / d + 16.5)).
 
-use super::{f16_at, five_bits, inverse, push_f16, push_five_bits, signed_absmax, QK};
+use super::{f16_at, five_bits, inverse, push_f16, push_five_bits, signed_absmax, QK, Block};
 
 pub const BLOCK_BYTES: usize = 2 + 4 + QK / 2;
 
@@ -18,6 +18,16 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
     let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
     let qs = &b[6..BLOCK_BYTES];
     out.extend((0..QK).map(|j| (five_bits(qh, qs, j) as i32 - 16) as f32 * d));
+}
+
+/// The block for the integer kernels: w = q - 16.
+pub fn unpack(b: &[u8], u: Block) {
+    u.d[0] = f16_at(b, 0);
+    let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+    let qs = &b[6..BLOCK_BYTES];
+    for (j, w) in u.w[..QK].iter_mut().enumerate() {
+        *w = five_bits(qh, qs, j) as i16 - 16;
+    }
 }
 
 pub fn quantize(x: &[f32], out: &mut Vec<u8>) {

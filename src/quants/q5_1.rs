@@ -10,7 +10,7 @@
 //! Encoding (`quantize_row_q5_1_ref`): d = (max - min) / 31, m = min, q = trunc((x - min) / d + 0.5)
 //! (at most 31).
 
-use super::{f16_at, five_bits, inverse, min_max, push_f16, push_five_bits, QK};
+use super::{f16_at, five_bits, inverse, min_max, push_f16, push_five_bits, QK, Block};
 
 pub const BLOCK_BYTES: usize = 2 + 2 + 4 + QK / 2;
 
@@ -19,6 +19,17 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
     let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
     let qs = &b[8..BLOCK_BYTES];
     out.extend((0..QK).map(|j| five_bits(qh, qs, j) as f32 * d + m));
+}
+
+/// The block for the integer kernels: w = q, and the minimum m as dmin = -m over mn = 1.
+pub fn unpack(b: &[u8], u: Block) {
+    (u.d[0], u.dmin[0]) = (f16_at(b, 0), -f16_at(b, 2));
+    u.mn[..2].fill(1);
+    let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    let qs = &b[8..BLOCK_BYTES];
+    for (j, w) in u.w[..QK].iter_mut().enumerate() {
+        *w = five_bits(qh, qs, j) as i16;
+    }
 }
 
 pub fn quantize(x: &[f32], out: &mut Vec<u8>) {

@@ -11,8 +11,8 @@
 //! ```
 //! Encoding (ours): Q4_K's, in 31 steps.
 
-use super::q4_k::{encode, sub_block};
-use super::QK_K;
+use super::q4_k::{encode, scale_min, sub_block};
+use super::{f16_at, Block, QK_K};
 
 pub const BLOCK_BYTES: usize = 2 + 2 + 12 + QK_K / 8 + QK_K / 2;
 
@@ -24,6 +24,22 @@ pub fn dequantize(b: &[u8], y: &mut [f32]) {
         for (l, y) in y.iter_mut().enumerate() {
             let q = ((qs[32 * c + l] >> (4 * n)) & 15) | (((qh[l] >> s) & 1) << 4);
             *y = dl * q as f32 - ml;
+        }
+    }
+}
+
+/// The super-block for the integer kernels: w = sc_s * q, mn = m_s (both halves of sub-block s).
+pub fn unpack(b: &[u8], u: Block) {
+    u.d[..8].fill(f16_at(b, 0));
+    u.dmin[..8].fill(f16_at(b, 2));
+    let (qh, qs) = (&b[16..48], &b[48..BLOCK_BYTES]);
+    for s in 0..8 {
+        let (sc, m) = scale_min(&b[4..16], s);
+        u.mn[2 * s..2 * s + 2].fill(m as i16);
+        let (c, n) = (s / 2, 4 * (s % 2));
+        for (l, w) in u.w[32 * s..32 * s + 32].iter_mut().enumerate() {
+            let q = ((qs[32 * c + l] >> n) & 15) | (((qh[l] >> s) & 1) << 4);
+            *w = sc as i16 * q as i16;
         }
     }
 }

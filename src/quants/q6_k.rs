@@ -13,7 +13,7 @@
 //! Encoding (ours): each sub-block's value of largest magnitude maps to -32; d maps the sub-block
 //! scale of largest magnitude to -128.
 
-use super::{f16_at, level, set_f16, signed_absmax, QK_K};
+use super::{f16_at, level, set_f16, signed_absmax, QK_K, Block};
 
 pub const BLOCK_BYTES: usize = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2;
 
@@ -33,6 +33,25 @@ pub fn dequantize(b: &[u8], y: &mut [f32]) {
             let (lb, ls, hb, hs) = at(16 * s + i);
             let q = ((ql[lb] >> ls) & 15) | (((qh[hb] >> hs) & 3) << 4);
             *y = dl * (q as i32 - 32) as f32;
+        }
+    }
+}
+
+/// The super-block for the integer kernels: w = sc_s * (q - 32).
+pub fn unpack(b: &[u8], u: Block) {
+    let (ql, qh, scales) = (&b[0..128], &b[128..192], &b[192..208]);
+    u.d[..8].fill(f16_at(b, 208));
+    // value p = 128h + 32k + l: low nibble 4(k / 2) of ql[64h + 32(k % 2) + l], high bits 2k of qh[32h + l]
+    for h in 0..2 {
+        for k in 0..4 {
+            for half in 0..2 {
+                let s = 8 * h + 2 * k + half;
+                let sc = scales[s] as i8 as i16;
+                for l in 16 * half..16 * half + 16 {
+                    let q = ((ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 15) | (((qh[32 * h + l] >> (2 * k)) & 3) << 4);
+                    u.w[128 * h + 32 * k + l] = sc * (q as i16 - 32);
+                }
+            }
         }
     }
 }

@@ -8,7 +8,7 @@
 //! Encoding (ggml's `quantize_row_q8_0_ref`): d = max|x| / 127, q = round(x / d) with halves away
 //! from zero, computed with the unrounded d; d is then stored as f16.
 
-use super::{f16_at, inverse, QK};
+use super::{f16_at, inverse, Block, QK};
 use half::f16;
 
 pub const BLOCK_BYTES: usize = 2 + QK;
@@ -16,6 +16,14 @@ pub const BLOCK_BYTES: usize = 2 + QK;
 pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
     let d = f16_at(b, 0);
     out.extend(b[2..BLOCK_BYTES].iter().map(|&q| q as i8 as f32 * d));
+}
+
+/// The block for the integer kernels: w = q.
+pub fn unpack(b: &[u8], u: Block) {
+    u.d[0] = f16_at(b, 0);
+    for (w, &q) in u.w[..QK].iter_mut().zip(&b[2..BLOCK_BYTES]) {
+        *w = q as i8 as i16;
+    }
 }
 
 /// One block's scale (as stored) and values: the encoder of the file format, and of the kernels'
