@@ -328,6 +328,8 @@ struct Cursor<'a> {
     array_elements: u64,
     /// set when a read ran past the end of `bytes`
     short: &'a mut bool,
+    /// the whole file's length (`bytes` may be its first part only)
+    file_len: u64,
 }
 
 impl<'a> Cursor<'a> {
@@ -359,7 +361,12 @@ impl<'a> Cursor<'a> {
         let n = self.u64(what)?;
         let need = (n as u128) * (min_item as u128);
         if need > self.remaining() as u128 {
-            bail!("truncated or corrupt GGUF header: {what} is {n}, which cannot fit in the {} bytes left", self.remaining());
+            // beyond what has arrived but not beyond the file: wait for more
+            let in_file = self.file_len.saturating_sub(self.pos as u64);
+            if need <= in_file as u128 {
+                *self.short = true;
+            }
+            bail!("truncated or corrupt GGUF header: {what} is {n}, which cannot fit in the {} bytes left", in_file.min(self.remaining() as u64));
         }
         Ok(n as usize)
     }
@@ -434,7 +441,7 @@ impl Gguf {
             *short = true;
         }
         check_prefix(bytes)?;
-        let mut c = Cursor { bytes, pos: 4, array_elements: 0, short };
+        let mut c = Cursor { bytes, pos: 4, array_elements: 0, short, file_len };
         let version = c.u32("version")?;
         // smallest tensor info: name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8)
         let n_tensors = c.count(32, "tensor count")?;

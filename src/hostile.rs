@@ -160,6 +160,8 @@ pub fn files() -> Result<Vec<Hostile>> {
     add("tensor-type-unsupported.gguf", edit(&|r| r.tensor("token_embd.weight").2 = 23), "which this engine does not support");
     add("tensor-offset-unaligned.gguf", edit(&|r| r.tensor("output_norm.weight").3 += 4), "not a multiple of the alignment");
     add("tensor-offset-huge.gguf", edit(&|r| r.tensor("output_norm.weight").3 = u64::MAX - 31), "beyond any file");
+    // two tensors over the same bytes (a streamed load copies each byte to one tensor)
+    add("tensors-overlap.gguf", edit(&|r| r.tensor("output_norm.bias").3 = r.tensor("output_norm.weight").3), "overlap");
     add(
         "tensor-row-not-whole-blocks.gguf",
         edit(&|r| {

@@ -30,6 +30,21 @@ pub struct ModelInfo {
     pub file_bytes: usize,
 }
 
+/// (type name, bytes, tensor count) for each tensor type in a file, in the order they first appear.
+pub fn bytes_by_type(g: &Gguf) -> Vec<(String, usize, usize)> {
+    let mut out: Vec<(String, usize, usize)> = Vec::new();
+    for t in &g.tensors {
+        match out.iter_mut().find(|(n, _, _)| n == t.dtype.name()) {
+            Some(e) => {
+                e.1 += t.len;
+                e.2 += 1;
+            }
+            None => out.push((t.dtype.name().to_string(), t.len, 1)),
+        }
+    }
+    out
+}
+
 impl Model {
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
         Self::from_bytes_with(bytes, Kernels::Ours)
@@ -55,21 +70,11 @@ impl Model {
         if tokenizer.vocab_size() != gpt.cfg.n_vocab {
             bail!("the tokenizer has {} tokens but token_embd.weight has {} rows", tokenizer.vocab_size(), gpt.cfg.n_vocab);
         }
-        let mut bytes_by_type: Vec<(String, usize, usize)> = Vec::new();
-        for t in &g.tensors {
-            match bytes_by_type.iter_mut().find(|(n, _, _)| n == t.dtype.name()) {
-                Some(e) => {
-                    e.1 += t.len;
-                    e.2 += 1;
-                }
-                None => bytes_by_type.push((t.dtype.name().to_string(), t.len, 1)),
-            }
-        }
         let info = ModelInfo {
             name: g.get_str("general.name").unwrap_or("unnamed").to_string(),
             config: gpt.cfg.clone(),
             params: gpt.cfg.params(),
-            bytes_by_type,
+            bytes_by_type: bytes_by_type(g),
             file_bytes,
         };
         Ok(Model { gpt, tokenizer, info })

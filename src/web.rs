@@ -74,6 +74,94 @@ pub fn check_gguf_prefix(bytes: &[u8]) -> Result<(), JsError> {
     crate::gguf::check_prefix(bytes).map_err(err)
 }
 
+/// The most bytes of wasm32 memory there can be (4 GiB: the engine's builds declare that maximum).
+const MEMORY_LIMIT: f64 = 4294967296.0;
+
+/// Whether a model file of `file_bytes` can load beside what the engine holds now, asked before
+/// a download starts: null when it can, else the reason. Weights stay at about their file's size
+/// in memory (at most 1.06x; F32 norms and position embeddings are small), the key/value cache
+/// and activations take tens of MiB, and the engine now loaded stays until the new one is built.
+#[wasm_bindgen(js_name = wontFit)]
+pub fn wont_fit(file_bytes: f64) -> Option<String> {
+    let need = file_bytes * 1.06 + (64u64 << 20) as f64;
+    let free = MEMORY_LIMIT - memory_bytes();
+    let mib = |b: f64| (b / 1048576.0).round();
+    (need > free).then(|| {
+        format!(
+            "this file is {} MiB and needs about {} MiB of the engine's memory, but a browser gives WebAssembly at most 4096 MiB and {} MiB are left: choose a smaller or more quantized file (Q8_0, Q4_K_M)",
+            mib(file_bytes),
+            mib(need),
+            mib(free.max(0.0))
+        )
+    })
+}
+
+/// A model file arriving in pieces (a download, a `File` read as a stream): `push` each chunk
+/// as it arrives, then `finish` builds the engine. Each tensor is copied once, into the buffer the
+/// engine keeps, so the whole file is never held a second time, in JavaScript or here. The
+/// header is checked as soon as it is in; the SHA-256 of the bytes is taken on the way.
+#[wasm_bindgen]
+pub struct Loading {
+    incoming: crate::gguf::Incoming,
+    hasher: sha2::Sha256,
+    kernels: crate::model::Kernels,
+}
+
+#[wasm_bindgen]
+impl Loading {
+    /// For a file of `file_bytes` (known before it arrives); `candle` as in `Engine.withKernels`.
+    /// Refuses at once a file that cannot fit (`wontFit`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(file_bytes: f64, candle: bool) -> Result<Loading, JsError> {
+        if !(file_bytes.is_finite() && file_bytes >= 0.0) {
+            return Err(JsError::new(&format!("a file size of {file_bytes} bytes is not a size")));
+        }
+        if let Some(why) = wont_fit(file_bytes) {
+            return Err(JsError::new(&why));
+        }
+        use sha2::Digest;
+        let kernels = if candle { crate::model::Kernels::Candle } else { crate::model::Kernels::Ours };
+        Ok(Loading { incoming: crate::gguf::Incoming::new(file_bytes as u64), hasher: sha2::Sha256::new(), kernels })
+    }
+
+    /// The next piece of the file. Fails on a header that does not parse, on more bytes than
+    /// announced, or when the memory for a tensor cannot be had.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsError> {
+        use sha2::Digest;
+        self.hasher.update(chunk);
+        self.incoming.push(chunk).map_err(err)
+    }
+
+    /// Bytes pushed so far.
+    pub fn received(&self) -> f64 {
+        self.incoming.received() as f64
+    }
+
+    /// Once the header is in: `{name, tensors, bytesByType: [[type, bytes, count], ...]}`; before, null.
+    pub fn header(&self) -> Result<JsValue, JsError> {
+        match self.incoming.header() {
+            None => Ok(JsValue::NULL),
+            Some(g) => to_js(&serde_json::json!({
+                "name": g.get_str("general.name").unwrap_or("unnamed"),
+                "tensors": g.tensors.len(),
+                "bytesByType": crate::session::bytes_by_type(g),
+            })),
+        }
+    }
+
+    /// Lower-case hex SHA-256 of the bytes pushed so far.
+    pub fn sha256(&self) -> String {
+        use sha2::Digest;
+        self.hasher.clone().finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Builds the engine from the whole file (fails on a file that did not all arrive).
+    pub fn finish(self) -> Result<Engine, JsError> {
+        let model = Model::from_incoming(self.incoming, self.kernels).map_err(err)?;
+        Ok(Engine { model, gens: HashMap::new(), fail_next: None })
+    }
+}
+
 /// A loaded model and its generators, one per slot (two prompts can run side by side).
 #[wasm_bindgen]
 pub struct Engine {

@@ -11,7 +11,8 @@
 //!   FUZZ_EXECS=10000000 cargo test --release --test fuzz -- --nocapture
 #![cfg(not(target_arch = "wasm32"))]
 
-use inside_gpt::gguf::{Gguf, Value};
+use inside_gpt::gguf::{Gguf, Incoming, Value};
+use inside_gpt::model::Kernels;
 use inside_gpt::hostile::{self, RawFile};
 use inside_gpt::sampler::SamplerConfig;
 use inside_gpt::session::{GenerateOptions, Generator, Model};
@@ -154,6 +155,11 @@ fn mutate(r: &mut Rng, seeds: &[(Vec<u8>, Option<RawFile>, usize)]) -> Vec<u8> {
 /// Everything a reader's file goes through; how far it got (0: refused by the reader, 1: parsed,
 /// 2: loaded and ran).
 fn exercise(bytes: &[u8]) -> u8 {
+    // streamed in pieces (as the browser loads), the file loads exactly when it loads whole
+    let piece = 1 + bytes.len() / 7 + bytes.first().copied().unwrap_or(0) as usize;
+    let mut inc = Incoming::new(bytes.len() as u64);
+    let streamed = bytes.chunks(piece).try_for_each(|c| inc.push(c)).and_then(|_| Model::from_incoming(inc, Kernels::Ours));
+    assert_eq!(streamed.is_ok(), Model::from_bytes(bytes).is_ok(), "streamed and whole loads disagree");
     let Ok(g) = Gguf::parse(bytes) else { return 0 };
     if let Ok(tok) = Tokenizer::from_gguf(&g) {
         if let Ok(ids) = tok.encode("Hello, 세계! <|endoftext|> \u{FEFF}🇰🇷") {

@@ -7,7 +7,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use inside_gpt::gguf::{Gguf, Value, MAX_ARRAY_ELEMENTS};
+use inside_gpt::gguf::{Gguf, Incoming, Value, MAX_ARRAY_ELEMENTS};
+use inside_gpt::model::Kernels;
 use inside_gpt::hostile::{self, RawFile};
 use inside_gpt::session::{GenerateOptions, Generator, Model};
 
@@ -33,6 +34,54 @@ fn every_hostile_file_fails_with_its_message() {
         let e = error_of(&h.bytes);
         assert!(e.contains(h.needle), "{}: error {e:?} should contain {:?}", h.name, h.needle);
     }
+}
+
+/// A file streamed in pieces of any size (`Incoming`, as the browser downloads it) fails as the
+/// whole file does, and a good one loads to the same model.
+fn streamed(bytes: &[u8], piece: usize) -> inside_gpt::Result<Model> {
+    let mut inc = Incoming::new(bytes.len() as u64);
+    for chunk in bytes.chunks(piece.max(1)) {
+        inc.push(chunk)?;
+    }
+    Model::from_incoming(inc, Kernels::Ours)
+}
+
+#[test]
+fn every_hostile_file_fails_the_same_way_when_streamed() {
+    for h in &hostile::files().unwrap() {
+        for piece in [1, 7, 1000, 1 << 20] {
+            if piece == 1 && h.bytes.len() > 50_000 {
+                continue; // byte by byte re-parses a long header many times: slow, not different
+            }
+            match streamed(&h.bytes, piece) {
+                Ok(_) => panic!("{} loaded when streamed in pieces of {piece}", h.name),
+                Err(e) => assert!(e.0.contains(h.needle), "{} in pieces of {piece}: {:?} should contain {:?}", h.name, e.0, h.needle),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_streamed_file_loads_to_the_same_model() {
+    let base = hostile::base_file().unwrap();
+    let whole = Model::from_bytes(&base).unwrap();
+    let run = |m: &Model| {
+        let (mut g, p) = Generator::new(m, "To be", GenerateOptions::default()).unwrap();
+        let s = g.step(m, None).unwrap();
+        (p.tokens, s.token, s.prob.to_bits(), s.top.iter().map(|c| c.prob.to_bits()).collect::<Vec<_>>())
+    };
+    let want = run(&whole);
+    for piece in [1, 3, 64, 4096, base.len()] {
+        let m = streamed(&base, piece).unwrap();
+        assert_eq!(run(&m), want, "pieces of {piece}");
+        assert_eq!(m.info.file_bytes, base.len());
+    }
+    // more bytes than announced, or fewer
+    let mut inc = Incoming::new(10);
+    assert!(inc.push(&base[..11]).unwrap_err().0.contains("longer than the 10 bytes announced"));
+    let mut inc = Incoming::new(base.len() as u64 + 5);
+    inc.push(&base).unwrap();
+    assert!(Model::from_incoming(inc, Kernels::Ours).err().unwrap().0.contains("truncated file"));
 }
 
 #[test]
