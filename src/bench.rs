@@ -32,13 +32,16 @@ pub struct KernelRow {
     pub dtype: String,
     pub k: usize,
     pub n: usize,
+    /// the file's bytes per weight
+    pub bytes_per_weight: f64,
     pub ours_gflops: f64,
-    pub candle_gflops: f64,
+    /// None where candle's `QMatMul` has no kernel for the type
+    pub candle_gflops: Option<f64>,
     pub scalar_gflops: f64,
     /// ours / candle
-    pub ratio: f64,
+    pub ratio: Option<f64>,
     /// max |ours - candle| / max |candle|
-    pub rel_diff: f64,
+    pub rel_diff: Option<f64>,
 }
 
 /// Runs `f` repeatedly for at least `seconds`; returns calls per second.
@@ -69,49 +72,72 @@ pub fn kernels(shapes: &[(&str, usize, usize)], dtypes: &[DType], seconds: f64, 
         for &dtype in dtypes {
             let bytes = quantize(&w, dtype)?;
             let ours = QMatrix::new(dtype, n, k, &bytes)?;
-            let ggml = match dtype {
-                DType::Q4_0 => candle_core::quantized::GgmlDType::Q4_0,
-                _ => candle_core::quantized::GgmlDType::Q8_0,
+            // candle's QMatMul where it has the type (not F16/BF16 blocks)
+            let candle = match crate::model::candle_type(dtype) {
+                Some(ggml) => Some(QMatMul::from_qtensor(qtensor_from_ggml(ggml, &bytes, vec![n, k], &Device::Cpu)?)?),
+                None => None,
             };
-            let candle = QMatMul::from_qtensor(qtensor_from_ggml(ggml, &bytes, vec![n, k], &Device::Cpu)?)?;
             let xt = Tensor::from_slice(&x, (1, k), &Device::Cpu)?;
             let flop = 2.0 * k as f64 * n as f64;
             let ours_rate = rate(seconds, now, || {
                 std::hint::black_box(ours.matmul(&x, 1));
             });
-            let candle_rate = rate(seconds, now, || {
-                std::hint::black_box(candle.forward(&xt).unwrap());
+            let candle_rate = candle.as_ref().map(|c| {
+                rate(seconds, now, || {
+                    std::hint::black_box(c.forward(&xt).unwrap());
+                })
             });
             let scalar_rate = rate(seconds, now, || {
                 std::hint::black_box(ours.matmul_scalar(&x, 1));
             });
             let a = ours.matmul(&x, 1);
-            let b = candle.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
-            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-            let diff = a.iter().zip(&b).fold(0f32, |m, (p, q)| m.max((p - q).abs())) / scale;
+            let rel_diff = match &candle {
+                Some(c) => {
+                    let b = c.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+                    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+                    Some((a.iter().zip(&b).fold(0f32, |m, (p, q)| m.max((p - q).abs())) / scale) as f64)
+                }
+                None => None,
+            };
             rows.push(KernelRow {
                 shape: name.to_string(),
                 dtype: dtype.name().to_string(),
                 k,
                 n,
+                bytes_per_weight: bytes.len() as f64 / (k * n) as f64,
                 ours_gflops: ours_rate * flop / 1e9,
-                candle_gflops: candle_rate * flop / 1e9,
+                candle_gflops: candle_rate.map(|r| r * flop / 1e9),
                 scalar_gflops: scalar_rate * flop / 1e9,
-                ratio: ours_rate / candle_rate,
-                rel_diff: diff as f64,
+                ratio: candle_rate.map(|r| ours_rate / r),
+                rel_diff,
             });
         }
     }
     Ok(rows)
 }
 
+/// The two suites: Q8_0 and Q4_0 on every shape (`all_types` false), or every type but F32 on
+/// `TYPE_SHAPES`.
+pub fn suite(seconds: f64, all_types: bool, now: &dyn Fn() -> f64) -> Result<Vec<KernelRow>> {
+    if all_types {
+        let types: Vec<DType> = DType::ALL.into_iter().filter(|t| *t != DType::F32).collect();
+        kernels(&TYPE_SHAPES, &types, seconds, now)
+    } else {
+        kernels(&SHAPES, &[DType::Q8_0, DType::Q4_0], seconds, now)
+    }
+}
+
+/// GPT-2 124M's shapes that the every-type table measures (one narrow, one wide product).
+pub const TYPE_SHAPES: [(&str, usize, usize); 2] = [("gpt2 attn_qkv", 768, 2304), ("gpt2 ffn_down", 3072, 768)];
+
 /// The rows as a markdown table.
 pub fn table(rows: &[KernelRow]) -> String {
-    let mut s = String::from("| shape | type | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle |\n|---|---|---|---|---|---|---|\n");
+    let opt = |v: Option<f64>| v.map_or("(no kernel)".to_string(), |v| format!("{v:.2}"));
+    let mut s = String::from("| shape | type | bytes/weight | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle |\n|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         s += &format!(
-            "| {} | {} | {}x{} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
-            r.shape, r.dtype, r.k, r.n, r.ours_gflops, r.candle_gflops, r.scalar_gflops, r.ratio
+            "| {} | {} | {:.3} | {}x{} | {:.2} | {} | {:.2} | {} |\n",
+            r.shape, r.dtype, r.bytes_per_weight, r.k, r.n, r.ours_gflops, opt(r.candle_gflops), r.scalar_gflops, opt(r.ratio)
         );
     }
     s

@@ -224,6 +224,25 @@ impl QMatrix {
             Twin::Fast => row_dot_i16,
             Twin::Scalar => row_dot_i16_scalar,
         };
+        // a few activation rows (decoding): the fused kernels, which unpack in registers
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if matches!(twin, Twin::Fast) && m < FUSED_BELOW_ROWS {
+            let fused: Option<fn(&[u8], &[f32], &[i16], &[i32]) -> f32> = match self.dtype {
+                DType::Q4_0 => Some(row_q4_0_simd128),
+                DType::Q4_K => Some(row_q4_k_simd128),
+                DType::Q6_K => Some(row_q6_k_simd128),
+                _ => None,
+            };
+            if let Some(f) = fused {
+                for (k, o) in out.chunks_exact_mut(m).enumerate() {
+                    let row = &data[(r0 + k) * rb..(r0 + k + 1) * rb];
+                    for (i, o) in o.iter_mut().enumerate() {
+                        *o = f(row, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols], &qa.sums[2 * i * nb..2 * (i + 1) * nb]);
+                    }
+                }
+                return;
+            }
+        }
         let mut u = Unpacked::default();
         for (k, o) in out.chunks_exact_mut(m).enumerate() {
             let r = r0 + k;
@@ -496,6 +515,143 @@ pub fn row_dot_i16_simd128(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f3
             acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
         }
         (f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc)) + (f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc))
+    }
+}
+
+/// Below this many activation rows the fused kernels run (each unpacks a row in registers for
+/// one activation row); from it on, a row is unpacked once to i16 and serves them all. Both give
+/// the same bits.
+pub const FUSED_BELOW_ROWS: usize = 4;
+
+// Fused simd128 kernels for the types of the common llama.cpp recipes (Q4_0; Q4_K_M and Q5_K_M
+// mix Q4_K/Q5_K with Q6_K): the unpacking happens in registers. Their scalar twin is the general
+// path (`quants::unpack_row`, `row_dot_i16_scalar`, `min_term`): per 32-value block the same exact
+// integer lanes (a sub-block scale times a pair sum equals the sum of the scaled pairs), the same
+// f32 operations in the same order, and the minimums in their own sum, subtracted at the end.
+
+/// (lane sum of the 16 i8 weights `w` times x[0..16]): i32x4 lanes as `row_dot`'s.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn dot16_i8(w: core::arch::wasm32::v128, x: *const i16) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::*;
+    let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(w), v128_load(x as *const v128));
+    i32x4_add(lo, i32x4_dot_i16x8(i16x8_extend_high_i8x16(w), v128_load(x.add(8) as *const v128)))
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn hsum(acc: core::arch::wasm32::v128) -> f32 {
+    use core::arch::wasm32::*;
+    (f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc)) + (f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc))
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn f16_le(b: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+}
+
+/// Q4_0: 18-byte blocks, values (q - 8) * d.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q4_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    const BB: usize = 18;
+    let nb = row.len() / BB;
+    assert!(xs.len() >= nb && xq.len() >= nb * QK);
+    unsafe {
+        let mut acc = f32x4_splat(0.0);
+        let (m4, eight) = (u8x16_splat(15), i8x16_splat(8));
+        for b in 0..nb {
+            let blk = &row[b * BB..(b + 1) * BB];
+            let q = v128_load(blk.as_ptr().add(2) as *const v128);
+            let lo = i8x16_sub(v128_and(q, m4), eight);
+            let hi = i8x16_sub(u8x16_shr(q, 4), eight);
+            let x = xq.as_ptr().add(b * QK);
+            let s = i32x4_add(dot16_i8(lo, x), dot16_i8(hi, x.add(16)));
+            let d = f32x4_splat(f16_le(blk, 0) * *xs.get_unchecked(b));
+            acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
+        }
+        hsum(acc)
+    }
+}
+
+/// Q4_K: 144-byte super-blocks; sub-block s (32 values) is sc_s * q * d - m_s * dmin.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q4_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    const BB: usize = 144;
+    let nsb = row.len() / BB;
+    assert!(xs.len() >= nsb * 8 && xq.len() >= nsb * 256 && sums.len() >= nsb * 16);
+    unsafe {
+        let mut acc = f32x4_splat(0.0);
+        let mut accm = 0f32;
+        let m4 = u8x16_splat(15);
+        for k in 0..nsb {
+            let blk = &row[k * BB..(k + 1) * BB];
+            let (d, dmin) = (f16_le(blk, 0), f16_le(blk, 2));
+            let (mut sc, mut mn) = ([0i32; 8], [0i32; 8]);
+            for s in 0..8 {
+                let (a, m) = crate::quants::q4_k_scale_min(&blk[4..16], s);
+                (sc[s], mn[s]) = (a as i32, m as i32);
+            }
+            let (xs, xq, sums) = (&xs[8 * k..8 * k + 8], xq.as_ptr().add(256 * k), &sums[16 * k..16 * k + 16]);
+            for c in 0..4 {
+                let q0 = v128_load(blk.as_ptr().add(16 + 32 * c) as *const v128);
+                let q1 = v128_load(blk.as_ptr().add(32 + 32 * c) as *const v128);
+                // low nibbles: sub-block 2c; high nibbles: sub-block 2c + 1
+                let (s0, s1) = (2 * c, 2 * c + 1);
+                let (x0, x1) = (xq.add(s0 * QK), xq.add(s1 * QK));
+                let t0 = i32x4_add(dot16_i8(v128_and(q0, m4), x0), dot16_i8(v128_and(q1, m4), x0.add(16)));
+                let t1 = i32x4_add(dot16_i8(u8x16_shr(q0, 4), x1), dot16_i8(u8x16_shr(q1, 4), x1.add(16)));
+                acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * xs[s0]), f32x4_convert_i32x4(i32x4_mul(t0, i32x4_splat(sc[s0])))));
+                accm += (dmin * xs[s0]) * (mn[s0] * sums[2 * s0] + mn[s0] * sums[2 * s0 + 1]) as f32;
+                acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * xs[s1]), f32x4_convert_i32x4(i32x4_mul(t1, i32x4_splat(sc[s1])))));
+                accm += (dmin * xs[s1]) * (mn[s1] * sums[2 * s1] + mn[s1] * sums[2 * s1 + 1]) as f32;
+            }
+        }
+        hsum(acc) - accm
+    }
+}
+
+/// Q6_K: 210-byte super-blocks; sub-block s (16 values) is sc_s * (q - 32) * d.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q6_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    const BB: usize = 210;
+    let nsb = row.len() / BB;
+    assert!(xs.len() >= nsb * 8 && xq.len() >= nsb * 256);
+    unsafe {
+        let mut acc = f32x4_splat(0.0);
+        let (m4, m3, off) = (u8x16_splat(15), u8x16_splat(3), i8x16_splat(32));
+        for k in 0..nsb {
+            let blk = &row[k * BB..(k + 1) * BB];
+            let p = blk.as_ptr();
+            let d = f16_le(blk, 208);
+            for h in 0..2 {
+                // 16-value groups g = l / 16 of value p = 128h + 32j + l
+                let mut v = [[i8x16_splat(0); 2]; 4];
+                for g in 0..2 {
+                    let qa = v128_load(p.add(64 * h + 16 * g) as *const v128);
+                    let qb = v128_load(p.add(64 * h + 32 + 16 * g) as *const v128);
+                    let qh = v128_load(p.add(128 + 32 * h + 16 * g) as *const v128);
+                    let high = |shift: u32| u8x16_shl(v128_and(u8x16_shr(qh, shift), m3), 4);
+                    v[0][g] = i8x16_sub(v128_or(v128_and(qa, m4), high(0)), off);
+                    v[1][g] = i8x16_sub(v128_or(v128_and(qb, m4), high(2)), off);
+                    v[2][g] = i8x16_sub(v128_or(u8x16_shr(qa, 4), high(4)), off);
+                    v[3][g] = i8x16_sub(v128_or(u8x16_shr(qb, 4), high(6)), off);
+                }
+                for j in 0..4 {
+                    let b = 8 * k + 4 * h + j;
+                    let s = 8 * h + 2 * j;
+                    let x = xq.as_ptr().add(b * QK);
+                    let t0 = i32x4_mul(dot16_i8(v[j][0], x), i32x4_splat(blk[192 + s] as i8 as i32));
+                    let t1 = i32x4_mul(dot16_i8(v[j][1], x.add(16)), i32x4_splat(blk[192 + s + 1] as i8 as i32));
+                    let dx = *xs.get_unchecked(b);
+                    acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * dx), f32x4_convert_i32x4(i32x4_add(t0, t1))));
+                }
+            }
+        }
+        hsum(acc)
     }
 }
 

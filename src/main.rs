@@ -11,7 +11,7 @@
 //!                       [--ctx 256] [--steps N] [--batch 16] [--seq 128] [--lr 2e-3] [--seed 1337]
 //!                       [--resume CHECKPOINT] [--hours H]
 //!   inside-gpt export   --checkpoint C.gguf --corpus DIR --out DIR   (shipped files + model card)
-//!   inside-gpt bench    [--seconds 0.3] [--json]   (kernel GFLOP/s: ours, candle, scalar)
+//!   inside-gpt bench    [--seconds 0.3] [--json] [--all-types]   (kernel GFLOP/s: ours, candle, scalar)
 //!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64]
 //!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02] [--gpt2-vocab DIR]
 //!   inside-gpt hostile  --out DIR   (the malformed-file fixtures and their manifest.json)
@@ -37,7 +37,7 @@ impl Args {
         let mut i = 0;
         while i < args.len() {
             let Some(key) = args[i].strip_prefix("--") else { bail!("unexpected argument {:?}\n{USAGE}", args[i]) };
-            if key == "json" || key == "profile" {
+            if key == "json" || key == "profile" || key == "all-types" {
                 map.insert(key.to_string(), "true".to_string());
                 i += 1;
             } else {
@@ -527,7 +527,7 @@ fn card_markdown(c: &serde_json::Value) -> String {
 fn bench_cmd(args: &Args) -> Result<()> {
     let t0 = std::time::Instant::now();
     let now = move || t0.elapsed().as_secs_f64();
-    let rows = inside_gpt::bench::kernels(&inside_gpt::bench::SHAPES, &[DType::Q8_0, DType::Q4_0], args.num("seconds", 0.3)?, &now)?;
+    let rows = inside_gpt::bench::suite(args.num("seconds", 0.3)?, args.flag("all-types"), &now)?;
     if args.flag("json") {
         println!("{}", json(&rows));
     } else {

@@ -278,7 +278,7 @@ enum Matrix {
 }
 
 /// candle's block type for a file type its `QMatMul` runs.
-fn candle_type(d: DType) -> Option<candle_core::quantized::GgmlDType> {
+pub fn candle_type(d: DType) -> Option<candle_core::quantized::GgmlDType> {
     use candle_core::quantized::GgmlDType as G;
     Some(match d {
         DType::Q8_0 => G::Q8_0,

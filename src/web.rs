@@ -344,10 +344,11 @@ impl Xor {
     }
 }
 
-/// Kernel GFLOP/s (ours, candle's QMatMul, scalar) on the default model's and GPT-2 124M's shapes.
+/// Kernel GFLOP/s (ours, candle's QMatMul, scalar): Q8_0 and Q4_0 on the default model's and
+/// GPT-2 124M's shapes, or (`allTypes`) every type on two of GPT-2's.
 #[wasm_bindgen(js_name = benchKernels)]
-pub fn bench_kernels(seconds: f64) -> Result<JsValue, JsError> {
+pub fn bench_kernels(seconds: f64, all_types: Option<bool>) -> Result<JsValue, JsError> {
     let now = || js_sys::Date::now() / 1000.0;
-    let rows = crate::bench::kernels(&crate::bench::SHAPES, &[crate::gguf::DType::Q8_0, crate::gguf::DType::Q4_0], seconds, &now).map_err(err)?;
+    let rows = crate::bench::suite(seconds, all_types.unwrap_or(false), &now).map_err(err)?;
     to_js(&rows)
 }

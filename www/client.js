@@ -8,6 +8,7 @@ const FINAL = {
   [Command.LOAD]: Status.LOADED, [Command.GENERATE]: Status.DONE, [Command.START]: Status.PROMPT,
   [Command.STEP]: Status.TOKEN, [Command.SCORE]: Status.SCORED, [Command.INSPECT]: Status.INSPECTED,
   [Command.TOKENIZE]: Status.TOKENIZED, [Command.MEMORY]: Status.MEMORY, [Command.FAIL_NEXT_STEP]: Status.DONE,
+  [Command.FITS]: Status.FITS,
 };
 
 let worker = null;
@@ -148,7 +149,8 @@ export function shippedModels() {
 
 /**
  * Loads a model from {url}, {file, name} (a File or Blob: kept, so that a restart after a crash
- * can read it again) or {bytes, name}; progress(loaded, total) while it downloads.
+ * can read it again) or {bytes, name}; progress(loaded, total, header) while it downloads or is
+ * read (`header`, once the file's header is in: {name, tensors, bytesByType}).
  * A failed load rejects and leaves the previous model in place.
  */
 export function loadModel(source, progress) {
@@ -156,17 +158,17 @@ export function loadModel(source, progress) {
   if (url && model.current?.url === url) return Promise.resolve(model.current);
   if (progress) progressFns.add(progress);
   if (url && model.loadingUrl === url) return model.loading;
-  // raw bytes move to the worker; a Blob of them is what a restart reads back
+  // the File itself goes to the worker (a reference: the worker streams it), never its bytes;
+  // raw bytes become a Blob, which is also what a restart reads back
   const kept = url ? { url, name: source.name } : { file: source.file ?? new Blob([source.bytes]), name: source.name };
-  const onProgress = (m) => { if (m.status === Status.PROGRESS) for (const fn of progressFns) fn(m.loaded, m.total); };
+  const onProgress = (m) => { if (m.status === Status.PROGRESS) for (const fn of progressFns) fn(m.loaded, m.total, m.header ?? null, m.source); };
   const p = (async () => {
-    const bytes = url ? null : source.bytes ?? await kept.file.arrayBuffer();
     // a shipped model's size and content hash: its cache key, and checked on a download
     const listed = url ? (await shippedModels()).find((m) => m.url === url) : null;
     const expect = listed?.sha256 ? { bytes: listed.bytes, sha256: listed.sha256 } : undefined;
-    const msg = bytes ? { command: Command.LOAD, bytes, name: source.name } : { command: Command.LOAD, url, expect };
-    const m = await request(msg, onProgress, bytes ? [bytes] : []);
-    model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads };
+    const msg = url ? { command: Command.LOAD, url, expect } : { command: Command.LOAD, file: kept.file, name: source.name };
+    const m = await request(msg, onProgress);
+    model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads, streamed: m.streamed };
     for (const fn of listeners) fn(model.current);
     return model.current;
   })().finally(() => {
@@ -195,6 +197,8 @@ export const step = (slot, token) => request({ command: Command.STEP, slot, toke
 export const score = (text, context) => request({ command: Command.SCORE, text, context });
 /** The engine's wasm memory in bytes. */
 export const memory = () => request({ command: Command.MEMORY }).then((m) => m.wasmBytes);
+/** Null when a model file of `bytes` can load beside the engine now, else why not (asked before a download). */
+export const wontFit = (bytes) => request({ command: Command.FITS, bytes }).then((m) => m.why);
 /** Tests only: the `steps`-th step from now (default 1) traps the engine ('panic' or 'oom'). */
 export const failNextStep = (kind, steps) => request({ command: Command.FAIL_NEXT_STEP, kind, steps });
 export const inspect = (text, channels = 64) => request({ command: Command.INSPECT, text, channels });

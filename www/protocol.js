@@ -3,8 +3,9 @@
 
 /** Commands the page sends. */
 export const Command = Object.freeze({
-  /** {command, id, url, expect?: {bytes, sha256}} or {command, id, bytes: ArrayBuffer, name}: load a
-   * GGUF (`expect`: a listed model's size and SHA-256, its cache key; `kernels: 'candle'` for the baseline) */
+  /** {command, id, url, expect?: {bytes, sha256}} or {command, id, file: File|Blob, name} (or
+   * `bytes: ArrayBuffer` instead of `file`): load a GGUF, streamed into the engine (`expect`: a listed
+   * model's size and SHA-256, its cache key; `kernels: 'candle'` for the baseline) */
   LOAD: 'load',
   /** {command, id, slot, prompt, options: GenerateOptions, maxTokens}: start and stream tokens */
   GENERATE: 'generate',
@@ -22,6 +23,8 @@ export const Command = Object.freeze({
   TOKENIZE: 'tokenize',
   /** {command, id}: the engine's memory (answers MEMORY) */
   MEMORY: 'memory',
+  /** {command, id, bytes}: whether a file of `bytes` can load beside the engine now (answers FITS) */
+  FITS: 'fits',
   /** {command, id, kind: 'panic'|'oom', steps?}: tests only (a worker started with `?test-hooks`):
    * the `steps`-th step from now (default 1) traps the engine, so that recovery can be tested on a
    * real trap */
@@ -30,10 +33,13 @@ export const Command = Object.freeze({
 
 /** Statuses the worker sends. */
 export const Status = Object.freeze({
-  /** {status, id, loaded, total}: bytes so far (total 0 when unknown) */
+  /** {status, id, loaded, total, source, header?}: bytes so far (total 0 when unknown); `header`,
+   * once the file's header is in: {name, tensors, bytesByType: [[type, bytes, tensors], ...]} */
   PROGRESS: 'progress',
-  /** {status, id, info, source: 'network'|'cache'|'file', threads, seconds} (`threads`: 1, or the
-   * size of the pool the matrix products run on) */
+  /** {status, id, info, source: 'network'|'cache'|'file', streamed, threads, seconds} (`streamed`:
+   * the file went into the engine chunk by chunk, never whole in the worker's memory; false for a
+   * download of unknown size, read whole first; `threads`: 1, or the size of the pool the matrix
+   * products run on) */
   LOADED: 'loaded',
   /** {status, id, slot, tokens, pieces, attention?, candidates?, profile?} the prompt as the model saw it */
   PROMPT: 'prompt',
@@ -51,6 +57,8 @@ export const Status = Object.freeze({
   TOKENIZED: 'tokenized',
   /** {status, id, wasmBytes}: the engine's wasm memory */
   MEMORY: 'memory',
+  /** {status, id, why}: null when the file fits, else why not (in words) */
+  FITS: 'fits',
   /** {status, id, command, message}: the command failed; the worker keeps its previous model */
   ERROR: 'error',
   /** {status, id, command, message, panic}: the engine trapped (a panic, memory exhausted) while

@@ -135,6 +135,11 @@ pub struct Unpacked {
     pub dmin: Vec<f32>,
 }
 
+/// Q4_K's (and Q5_K's) sub-block s scale and min codes from the 12 packed bytes (the fused kernels').
+pub fn q4_k_scale_min(scales: &[u8], s: usize) -> (u8, u8) {
+    q4_k::scale_min(scales, s)
+}
+
 /// Whether `dtype`'s values carry a subtracted minimum (the kernels' second term).
 pub fn has_mins(dtype: DType) -> bool {
     matches!(dtype, DType::Q4_1 | DType::Q5_1 | DType::Q2_K | DType::Q4_K | DType::Q5_K)

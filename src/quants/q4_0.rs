@@ -21,11 +21,11 @@ pub fn dequantize(b: &[u8], out: &mut Vec<f32>) {
 
 /// The block for the integer kernels (`super::Unpacked`): w = q - 8.
 pub fn unpack(b: &[u8], u: Block) {
+    let (Ok(b), Ok(w)) = (<&[u8; BLOCK_BYTES]>::try_from(b), <&mut [i16; QK]>::try_from(&mut u.w[..QK])) else { return };
     u.d[0] = f16_at(b, 0);
-    let qs = &b[2..BLOCK_BYTES];
     for j in 0..QK / 2 {
-        u.w[j] = (qs[j] & 0x0f) as i16 - 8;
-        u.w[j + QK / 2] = (qs[j] >> 4) as i16 - 8;
+        w[j] = (b[2 + j] & 0x0f) as i16 - 8;
+        w[j + QK / 2] = (b[2 + j] >> 4) as i16 - 8;
     }
 }
 

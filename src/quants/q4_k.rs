@@ -81,15 +81,23 @@ pub fn dequantize(b: &[u8], y: &mut [f32]) {
 
 /// The super-block for the integer kernels: w = sc_s * q, mn = m_s (both halves of sub-block s).
 pub fn unpack(b: &[u8], u: Block) {
+    let (Ok(b), Ok(w)) = (<&[u8; BLOCK_BYTES]>::try_from(b), <&mut [i16; QK_K]>::try_from(&mut u.w[..QK_K])) else { return };
     u.d[..8].fill(f16_at(b, 0));
     u.dmin[..8].fill(f16_at(b, 2));
-    let qs = &b[16..BLOCK_BYTES];
+    let mut sc = [0i16; 8];
     for s in 0..8 {
-        let (sc, m) = scale_min(&b[4..16], s);
+        let (c, m) = scale_min(&b[4..16], s);
+        sc[s] = c as i16;
         u.mn[2 * s..2 * s + 2].fill(m as i16);
-        let (c, n) = (s / 2, 4 * (s % 2));
-        for (l, w) in u.w[32 * s..32 * s + 32].iter_mut().enumerate() {
-            *w = sc as i16 * ((qs[32 * c + l] >> n) & 15) as i16;
+    }
+    // qs[32c + l] holds value 64c + l in its low nibble and value 64c + 32 + l in its high one
+    for c in 0..4 {
+        let (lo, hi) = (sc[2 * c], sc[2 * c + 1]);
+        let q: &[u8; 32] = b[16 + 32 * c..48 + 32 * c].try_into().unwrap_or(&[0; 32]);
+        let (wl, wh) = w[64 * c..64 * c + 64].split_at_mut(32);
+        for l in 0..32 {
+            wl[l] = lo * (q[l] & 15) as i16;
+            wh[l] = hi * (q[l] >> 4) as i16;
         }
     }
 }

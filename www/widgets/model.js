@@ -3,13 +3,20 @@
 // tensor type, and its size on a log scale against famous models. One load at a time.
 import { GptElement, fmt } from './base.js';
 import { t } from '../i18n.js';
-import { loadModel, ensureModel, shippedModels, model, MODELS_URL, onCrash } from '../client.js';
+import { loadModel, ensureModel, shippedModels, model, MODELS_URL, onCrash, wontFit } from '../client.js';
 
 /** Published parameter counts (GPT-1: Radford et al. 2018; GPT-2: 2019; GPT-3: Brown et al. 2020). */
 const FAMOUS = [['GPT-1', 117e6], ['GPT-2 small', 124e6], ['GPT-2 XL', 1.5e9], ['GPT-3', 175e9]];
 
 function bytes(n) {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
+/** Every tensor type of a file, largest first: "Q4_K 82.0 MiB (49 tensors) · Q6_K 40.0 MiB (1 tensor) · …". */
+function typesText(bytesByType) {
+  return [...bytesByType].sort((a, b) => b[1] - a[1])
+    .map(([type, b, n]) => t(n === 1 ? 'model.typeBytes.1' : 'model.typeBytes', { type, size: bytes(b), n }))
+    .join(' · ');
 }
 
 export class GptModel extends GptElement {
@@ -119,9 +126,12 @@ export class GptModel extends GptElement {
   track(start, name) {
     return this.task(async () => {
       this.$('.progress').value = 0;
-      const progress = (loaded, total) => {
+      // its size as it arrives, and once its header is in, which tensor types the file holds
+      const progress = (loaded, total, header, source) => {
         this.$('.progress').value = total ? loaded / total : 0;
-        this.status(t('model.downloading', { loaded: bytes(loaded), total: total ? bytes(total) : '?' }));
+        const key = source === 'network' ? 'model.downloading' : 'model.reading';
+        const types = header?.bytesByType?.length ? ' ' + t('model.fileTypes', { types: typesText(header.bytesByType) }) : '';
+        this.status(t(key, { loaded: bytes(loaded), total: total ? bytes(total) : '?' }) + types);
       };
       try {
         await start(progress);
@@ -144,13 +154,15 @@ export class GptModel extends GptElement {
     this.render();
   }
 
-  /** Asks before downloading `url` (another origin), with its size when the server says it. */
+  /** Asks before downloading `url` (another origin), with its size when the server says it; a
+   * file that cannot fit in the engine's memory is not offered at all (the worker would refuse it
+   * before reading its body anyway). */
   async ask(url) {
     const box = this.$('.ask');
     const origin = new URL(url).origin;
-    const show = (size) => {
-      this.asking = { origin, size };
-      this.$('.ask-text').textContent = t('model.ask', { origin, size: size ? bytes(size) : t('model.sizeUnknown') });
+    const show = (size, why = null) => {
+      this.asking = { origin, size, why };
+      this.showAsk();
     };
     show(null);
     box.hidden = false;
@@ -158,9 +170,18 @@ export class GptModel extends GptElement {
     this.$('.ask-no').onclick = () => { box.hidden = true; this.asking = null; };
     try {
       const r = await fetch(url, { method: 'HEAD' });
-      const n = Number(r.headers.get('content-length'));
-      if (r.ok && n > 0 && this.asking) show(n);
+      // a compressed body's length is not the file's
+      const encoded = (r.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
+      const n = encoded ? 0 : Number(r.headers.get('content-length'));
+      if (r.ok && n > 0 && this.asking) show(n, await wontFit(n).catch(() => null));
     } catch { /* no size: the question says so */ }
+  }
+
+  showAsk() {
+    const { origin, size, why } = this.asking;
+    const vars = { origin, size: size ? bytes(size) : t('model.sizeUnknown'), why };
+    this.$('.ask-text').textContent = t(why ? 'model.askTooBig' : 'model.ask', vars);
+    this.$('.ask-yes').hidden = !!why;
   }
 
   showCrash(key, vars) {
@@ -172,7 +193,7 @@ export class GptModel extends GptElement {
 
   translated() {
     if (this.crash) this.showCrash(this.crash.key, this.crash.vars);
-    if (this.asking) this.$('.ask-text').textContent = t('model.ask', { origin: this.asking.origin, size: this.asking.size ? bytes(this.asking.size) : t('model.sizeUnknown') });
+    if (this.asking) this.showAsk();
     if (this.loaded) this.render();
   }
 
@@ -193,7 +214,7 @@ export class GptModel extends GptElement {
       tr.children[1].textContent = v.toLocaleString();
       this.$('.hyper tbody').append(tr);
     }
-    this.$('.types').textContent = t('model.bytes') + ' ' + m.info.bytesByType.map(([ty, b, n]) => `${ty}: ${bytes(b)} (${n})`).join(', ');
+    this.$('.types').textContent = t('model.bytes') + ' ' + typesText(m.info.bytesByType);
     const parts = [['model.embeddings', p.embeddings], ['model.attention', p.attention], ['model.mlp', p.mlp], ['model.norms', p.norms], ['model.head', p.head]];
     const body = this.$('.parts tbody');
     body.innerHTML = '';
