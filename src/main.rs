@@ -12,7 +12,7 @@
 //!                       [--resume CHECKPOINT] [--hours H]
 //!   inside-gpt export   --checkpoint C.gguf --corpus DIR --out DIR   (shipped files + model card)
 //!   inside-gpt bench    [--seconds 0.3] [--json] [--all-types]   (kernel GFLOP/s: ours, candle, scalar)
-//!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64]
+//!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64] [--untied]
 //!                       [--heads 4] [--ctx 64] [--vocab 400] [--std 0.02] [--gpt2-vocab DIR]
 //!   inside-gpt hostile  --out DIR   (the malformed-file fixtures and their manifest.json)
 //!   inside-gpt models   --dir www/models   (rewrites models.json's sizes and SHA-256s from the files)
@@ -37,7 +37,7 @@ impl Args {
         let mut i = 0;
         while i < args.len() {
             let Some(key) = args[i].strip_prefix("--") else { bail!("unexpected argument {:?}\n{USAGE}", args[i]) };
-            if key == "json" || key == "profile" || key == "all-types" {
+            if key == "json" || key == "profile" || key == "all-types" || key == "untied" {
                 map.insert(key.to_string(), "true".to_string());
                 i += 1;
             } else {
@@ -168,7 +168,8 @@ fn config_from_args(args: &Args, n_vocab: usize, [ctx, width, layers, heads]: [u
         n_layer: args.num("layers", layers)?,
         n_head: args.num("heads", heads)?,
         eps: 1e-5,
-        tied_head: true,
+        // --untied: a separate output.weight, as llama.cpp's converter writes GPT-2
+        tied_head: !args.flag("untied"),
     })
 }
 

@@ -150,32 +150,6 @@ async function collect(body, id, source) {
   return { chunks, size: loaded };
 }
 
-// TEMP(stale www/pkg, built before the fix 'a count beyond the arrived bytes waits for more'):
-// the first push holds the first 4 MiB. REMOVE before handing back.
-function TEMP_coalesce(reader, first) {
-  let done = false;
-  return {
-    async read() {
-      if (done) return reader.read();
-      done = true;
-      const parts = [];
-      let n = 0;
-      while (n < first) {
-        const r = await reader.read();
-        if (r.done) break;
-        parts.push(r.value);
-        n += r.value.length;
-      }
-      if (!parts.length) return { done: true };
-      const all = new Uint8Array(n);
-      let at = 0;
-      for (const p of parts) { all.set(p, at); at += p.length; }
-      return { done: false, value: all };
-    },
-    cancel: (why) => reader.cancel(why),
-  };
-}
-
 /**
  * Streams `body`, a file of `size` bytes, into a new engine: each chunk is pushed into a Loading
  * (the engine's parser; it copies each tensor once, into the buffer it keeps) and handed to `copy`
@@ -185,7 +159,7 @@ function TEMP_coalesce(reader, first) {
  * Throws with `overflow` set when the body is longer than `size`.
  */
 async function streamEngine(body, size, { id, source, label, expect, candle, copy, quiet }) {
-  const reader = TEMP_coalesce(body.getReader(), Math.min(size, 1 << 20));
+  const reader = body.getReader();
   let loading;
   // refused before a byte is read when it cannot fit (wontFit), or on a size that is no size
   try { loading = new Loading(size, candle); } catch (e) { reader.cancel().catch(() => {}); throw e; }
@@ -287,7 +261,7 @@ function cacheKey(url, expect) {
 /** Refuses, before anything is read, a file of `size` bytes that cannot fit beside the engine now loaded. */
 function checkFits(size) {
   const why = size ? wontFit(size) : undefined;
-  if (why) throw new Error(why);
+  if (why) throw Object.assign(new Error(why), { wontFit: true });
 }
 
 /**
@@ -303,15 +277,15 @@ async function engineFromUrl(url, { id, expect, candle }) {
   let hit = null;
   try { hit = await cache?.match(key); } catch { /* a broken cache entry: fetch again */ }
   if (hit) {
-    // our entries carry their length; an older one is read as a Blob (the browser keeps it on disk)
-    let size = announcedSize(hit) || expect?.bytes || 0;
-    let body = hit.body;
-    if (!size) { const blob = await hit.blob(); [size, body] = [blob.size, blob.stream()]; }
-    checkFits(size); // a copy that cannot fit now is no broken copy: it stays
     try {
+      // our entries carry their length; an older one is read as a Blob (the browser keeps it on disk)
+      let size = announcedSize(hit) || expect?.bytes || 0;
+      let body = hit.body;
+      if (!size) { const blob = await hit.blob(); [size, body] = [blob.size, blob.stream()]; }
+      checkFits(size);
       return { engine: await streamEngine(body, size, { id, source: 'cache', label: url, expect, candle }), source: 'cache', streamed: true };
     } catch (e) {
-      if (isTrap(e)) throw e;
+      if (isTrap(e) || e.wontFit) throw e; // a copy that cannot fit now is no broken copy: it stays
       await cache.delete(key).catch(() => false);
     }
   }

@@ -4,7 +4,8 @@
 // panic, or allocate until the module's memory is exhausted, in the middle of a generation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start } from './harness.mjs';
+import path from 'node:path';
+import { start, ROOT } from './harness.mjs';
 
 let h;
 before(async () => {
@@ -63,6 +64,29 @@ for (const [kind, words] of [['panic', /a panic: a test asked the engine to fail
     assert.deepEqual(h.logs.filter((l) => l.startsWith('pageerror')), []);
   });
 }
+
+test('a model the reader loaded from a file comes back from that file after a crash', async () => {
+  const page = await h.context.newPage(); // a page of its own: its crashes are counted apart
+  try {
+    await page.goto(`${h.origin}/index.html`);
+    await page.locator('gpt-model .status', { hasText: 'Loaded' }).waitFor();
+    await page.locator('gpt-model .file').setInputFiles(path.join(ROOT, 'www/models/shakespeare-q4_0.gguf'));
+    await page.locator('gpt-model .status', { hasText: 'Loaded shakespeare-q4_0.gguf (from a local file)' }).waitFor();
+    const failed = await page.evaluate(async () => {
+      const c = await import('/www/client.js');
+      await c.failNextStep('panic', 2);
+      return c.generate(c.newSlot(), 'ROMEO.', { temperature: 0 }, 5).then(() => 'no crash', (e) => e.message);
+    });
+    assert.match(failed, /a panic/);
+    await page.locator('gpt-model .notice', { hasText: 'reloaded shakespeare-q4_0.gguf' }).waitFor({ timeout: 60_000 });
+    await page.locator('gpt-model .status', { hasText: 'Loaded shakespeare-q4_0.gguf (from a local file)' }).waitFor();
+    const done = await page.evaluate(async () => {
+      const c = await import('/www/client.js');
+      return (await c.generate(c.newSlot(), 'ROMEO.', { temperature: 0 }, 5)).tokens;
+    });
+    assert.equal(done, 5);
+  } finally { await page.close(); }
+});
 
 test('the test-only command is refused without the test hook', async () => {
   const page = await h.context.browser().newPage();

@@ -183,3 +183,27 @@ test('a download of unknown size (chunked, or compressed) is read whole, then lo
     assert.equal(msgs.filter((m) => m.status === 'progress').at(-1).total, FILE.length, name);
   }
 });
+
+test('while a file streams in, the picker says its size and every type it holds; the card lists them all', async () => {
+  const page = await h.context.newPage();
+  try {
+    await page.goto(`${h.origin}/index.html`);
+    await page.locator('gpt-model .status', { hasText: 'Loaded Shakespeare' }).waitFor();
+    // every text the status line shows, in order
+    await page.locator('gpt-model').evaluate((el) => {
+      window.statuses = [];
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) window.statuses.push(n.textContent);
+      }).observe(el.shadowRoot.querySelector('.status'), { childList: true });
+    });
+    const mixed = path.join(ROOT, 'tests/fixtures/llama/byte256-Q4_K_M.gguf');
+    await page.locator('gpt-model .file').setInputFiles(mixed);
+    await page.locator('gpt-model .status', { hasText: 'Loaded byte256-Q4_K_M.gguf (from a local file)' }).waitFor();
+    const during = (await page.evaluate(() => window.statuses)).filter((s) => s.startsWith('Reading'));
+    const kib = `${(fs.statSync(mixed).size / 1024).toFixed(0)} KiB`;
+    assert.ok(during.some((s) => s.includes(`of ${kib}`) && /\. The file holds Q6_K 427 KiB \(3 tensors\) · Q4_K 221 KiB \(3 tensors\) · F32 79 KiB \(11 tensors\)\.$/.test(s)),
+      `the status line while the file is read: ${JSON.stringify(during)}`);
+    assert.equal(await page.locator('gpt-model .types').textContent(),
+      'Bytes by tensor type: Q6_K 427 KiB (3 tensors) · Q4_K 221 KiB (3 tensors) · F32 79 KiB (11 tensors)');
+  } finally { await page.close(); }
+});

@@ -130,8 +130,8 @@ export class GptModel extends GptElement {
       const progress = (loaded, total, header, source) => {
         this.$('.progress').value = total ? loaded / total : 0;
         const key = source === 'network' ? 'model.downloading' : 'model.reading';
-        const types = header?.bytesByType?.length ? ' ' + t('model.fileTypes', { types: typesText(header.bytesByType) }) : '';
-        this.status(t(key, { loaded: bytes(loaded), total: total ? bytes(total) : '?' }) + types);
+        const text = t(key, { loaded: bytes(loaded), total: total ? bytes(total) : '?' });
+        this.status(header?.bytesByType?.length ? t('model.progressTypes', { progress: text, types: typesText(header.bytesByType) }) : text);
       };
       try {
         await start(progress);
@@ -173,7 +173,9 @@ export class GptModel extends GptElement {
       // a compressed body's length is not the file's
       const encoded = (r.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
       const n = encoded ? 0 : Number(r.headers.get('content-length'));
-      if (r.ok && n > 0 && this.asking) show(n, await wontFit(n).catch(() => null));
+      if (!r.ok || !(n > 0) || !this.asking) return;
+      const why = await wontFit(n).catch(() => null);
+      if (this.asking) show(n, why);
     } catch { /* no size: the question says so */ }
   }
 
