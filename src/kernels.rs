@@ -44,8 +44,8 @@ pub struct QMatrix {
 
 #[derive(Clone, Debug)]
 enum Store {
-    /// Q8_0: (rows, cols / 32) block scales and (rows, cols) values
-    Q8 { scales: Arc<[f32]>, quants: Arc<[i8]> },
+    /// Q8_0: (rows, cols / 32) block scales and (rows, cols) values (bytes holding i8, `as_i8`)
+    Q8 { scales: Arc<[f32]>, quants: Arc<Vec<u8>> },
     /// any other type: the file's bytes
     Blocks(Arc<Vec<u8>>),
 }
@@ -70,15 +70,19 @@ impl QMatrix {
         Self::check(dtype, rows, cols, data.len())?;
         let store = match dtype {
             DType::Q8_0 => {
-                // rows * cols fits: data holds a byte per value
+                // repacked in place, so that a load never holds the matrix twice: each block's 32
+                // values move down over the scales before them (block b's from 34b + 2 to 32b,
+                // always lower, in order), the scales go to their own vector, and the tail goes
+                let mut data = data;
                 let mut scales = crate::try_vec(rows * cols / QK, "the matrix scales")?;
-                let mut quants = crate::try_vec(rows * cols, "the matrix values")?;
-                for block in data.chunks_exact(dtype.block_bytes()) {
-                    scales.push(f16::from_le_bytes([block[0], block[1]]).to_f32());
-                    quants.extend(block[2..].iter().map(|&q| q as i8));
+                let bb = dtype.block_bytes();
+                for b in 0..rows * cols / QK {
+                    scales.push(f16::from_le_bytes([data[b * bb], data[b * bb + 1]]).to_f32());
+                    data.copy_within(b * bb + 2..(b + 1) * bb, b * QK);
                 }
-                drop(data);
-                Store::Q8 { scales: scales.into(), quants: quants.into() }
+                data.truncate(rows * cols);
+                data.shrink_to_fit();
+                Store::Q8 { scales: scales.into(), quants: Arc::new(data) }
             }
             _ => Store::Blocks(Arc::new(data)),
         };
@@ -115,7 +119,7 @@ impl QMatrix {
                 let nb = self.cols / QK;
                 for b in 0..nb {
                     let d = scales[r * nb + b];
-                    out.extend(quants[r * self.cols + b * QK..r * self.cols + (b + 1) * QK].iter().map(|&q| q as f32 * d));
+                    out.extend(quants[r * self.cols + b * QK..r * self.cols + (b + 1) * QK].iter().map(|&q| q as i8 as f32 * d));
                 }
             }
             Store::Blocks(data) => {
@@ -132,7 +136,7 @@ impl QMatrix {
                 let mut out = Vec::with_capacity(self.dtype.bytes_for((self.rows * self.cols) as u64) as usize);
                 for (b, d) in scales.iter().enumerate() {
                     out.extend_from_slice(&f16::from_f32(*d).to_le_bytes());
-                    out.extend(quants[b * QK..(b + 1) * QK].iter().map(|&v| v as u8));
+                    out.extend_from_slice(&quants[b * QK..(b + 1) * QK]);
                 }
                 out
             }
@@ -176,7 +180,7 @@ impl QMatrix {
                 for_row_blocks(&mut yt, m, work, |r0, out| {
                     for (k, o) in out.chunks_exact_mut(m).enumerate() {
                         let r = r0 + k;
-                        let (ws, wq) = (&scales[r * nb..(r + 1) * nb], &quants[r * cols..(r + 1) * cols]);
+                        let (ws, wq) = (&scales[r * nb..(r + 1) * nb], as_i8(&quants[r * cols..(r + 1) * cols]));
                         for (i, o) in o.iter_mut().enumerate() {
                             *o = dot(ws, wq, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols]);
                         }
@@ -229,6 +233,9 @@ impl QMatrix {
         if matches!(twin, Twin::Fast) && m < FUSED_BELOW_ROWS {
             let fused: Option<fn(&[u8], &[f32], &[i16], &[i32]) -> f32> = match self.dtype {
                 DType::Q4_0 => Some(row_q4_0_simd128),
+                DType::Q4_1 => Some(row_q4_1_simd128),
+                DType::Q5_0 => Some(row_q5_0_simd128),
+                DType::Q5_1 => Some(row_q5_1_simd128),
                 DType::Q4_K => Some(row_q4_k_simd128),
                 DType::Q6_K => Some(row_q6_k_simd128),
                 _ => None,
@@ -254,6 +261,13 @@ impl QMatrix {
             }
         }
     }
+}
+
+/// Bytes read as the i8 values they hold (the same size and alignment).
+#[inline(always)]
+fn as_i8(b: &[u8]) -> &[i8] {
+    // SAFETY: u8 and i8 have the same size and alignment, and every bit pattern is valid for both
+    unsafe { std::slice::from_raw_parts(b.as_ptr() as *const i8, b.len()) }
 }
 
 /// Which of the twins a product runs.
@@ -524,7 +538,8 @@ pub fn row_dot_i16_simd128(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f3
 pub const FUSED_BELOW_ROWS: usize = 4;
 
 // Fused simd128 kernels for the types of the common llama.cpp recipes (Q4_0; Q4_K_M and Q5_K_M
-// mix Q4_K/Q5_K with Q6_K): the unpacking happens in registers. Their scalar twin is the general
+// mix Q4_K/Q5_K with Q6_K, and fall back to Q5_0, Q5_1 or Q4_1 for rows that are not whole
+// super-blocks, as GPT-2 XL's 1600-wide ones): the unpacking happens in registers. Their scalar twin is the general
 // path (`quants::unpack_row`, `row_dot_i16_scalar`, `min_term`): per 32-value block the same exact
 // integer lanes (a sub-block scale times a pair sum equals the sum of the scaled pairs), the same
 // f32 operations in the same order, and the minimums in their own sum, subtracted at the end.
@@ -572,6 +587,92 @@ pub fn row_q4_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f3
             acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
         }
         hsum(acc)
+    }
+}
+
+/// Q4_1: 20-byte blocks, values q * d + m (m as `min_term` takes it: dmin = -m over mn = 1).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q4_1_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    const BB: usize = 20;
+    let nb = row.len() / BB;
+    assert!(xs.len() >= nb && xq.len() >= nb * QK && sums.len() >= 2 * nb);
+    unsafe {
+        let mut acc = f32x4_splat(0.0);
+        let mut accm = 0f32;
+        let m4 = u8x16_splat(15);
+        for b in 0..nb {
+            let blk = &row[b * BB..(b + 1) * BB];
+            let q = v128_load(blk.as_ptr().add(4) as *const v128);
+            let x = xq.as_ptr().add(b * QK);
+            let s = i32x4_add(dot16_i8(v128_and(q, m4), x), dot16_i8(u8x16_shr(q, 4), x.add(16)));
+            let dx = *xs.get_unchecked(b);
+            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16_le(blk, 0) * dx), f32x4_convert_i32x4(s)));
+            accm += (-f16_le(blk, 2) * dx) * (sums[2 * b] + sums[2 * b + 1]) as f32;
+        }
+        hsum(acc) - accm
+    }
+}
+
+/// The fifth bits of a Q5 block's 32 values (`qh`, bit j for value j) as bytes 0 or 16: values
+/// 0..16 in the first vector, 16..32 in the second.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn q5_high_bits(qh: u32) -> (core::arch::wasm32::v128, core::arch::wasm32::v128) {
+    use core::arch::wasm32::*;
+    let v = u32x4_splat(qh);
+    let bits = u8x16(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+    let sixteen = u8x16_splat(16);
+    let spread = |idx: v128| v128_and(i8x16_eq(v128_and(i8x16_swizzle(v, idx), bits), bits), sixteen);
+    (spread(u8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)), spread(u8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)))
+}
+
+/// Q5_0: 22-byte blocks, values (q - 16) * d with q's fifth bit in `qh`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q5_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    const BB: usize = 22;
+    let nb = row.len() / BB;
+    assert!(xs.len() >= nb && xq.len() >= nb * QK);
+    unsafe {
+        let mut acc = f32x4_splat(0.0);
+        let (m4, off) = (u8x16_splat(15), i8x16_splat(16));
+        for b in 0..nb {
+            let blk = &row[b * BB..(b + 1) * BB];
+            let (h0, h1) = q5_high_bits(u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]));
+            let q = v128_load(blk.as_ptr().add(6) as *const v128);
+            let lo = i8x16_sub(v128_or(v128_and(q, m4), h0), off);
+            let hi = i8x16_sub(v128_or(u8x16_shr(q, 4), h1), off);
+            let x = xq.as_ptr().add(b * QK);
+            let s = i32x4_add(dot16_i8(lo, x), dot16_i8(hi, x.add(16)));
+            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16_le(blk, 0) * *xs.get_unchecked(b)), f32x4_convert_i32x4(s)));
+        }
+        hsum(acc)
+    }
+}
+
+/// Q5_1: 24-byte blocks, values q * d + m with q's fifth bit in `qh`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q5_1_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    const BB: usize = 24;
+    let nb = row.len() / BB;
+    assert!(xs.len() >= nb && xq.len() >= nb * QK && sums.len() >= 2 * nb);
+    unsafe {
+        let mut acc = f32x4_splat(0.0);
+        let mut accm = 0f32;
+        let m4 = u8x16_splat(15);
+        for b in 0..nb {
+            let blk = &row[b * BB..(b + 1) * BB];
+            let (h0, h1) = q5_high_bits(u32::from_le_bytes([blk[4], blk[5], blk[6], blk[7]]));
+            let q = v128_load(blk.as_ptr().add(8) as *const v128);
+            let x = xq.as_ptr().add(b * QK);
+            let s = i32x4_add(dot16_i8(v128_or(v128_and(q, m4), h0), x), dot16_i8(v128_or(u8x16_shr(q, 4), h1), x.add(16)));
+            let dx = *xs.get_unchecked(b);
+            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16_le(blk, 0) * dx), f32x4_convert_i32x4(s)));
+            accm += (-f16_le(blk, 2) * dx) * (sums[2 * b] + sums[2 * b + 1]) as f32;
+        }
+        hsum(acc) - accm
     }
 }
 

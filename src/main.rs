@@ -62,10 +62,26 @@ impl Args {
     }
 }
 
+/// Reads the model file in pieces into the engine (`Incoming`), as the browser does, so that the
+/// file is not held twice.
 fn load(args: &Args) -> Result<Model> {
+    use std::io::Read;
     let path = args.str("model")?;
-    let bytes = std::fs::read(path).map_err(|e| Error(format!("cannot read {path}: {e}")))?;
-    Model::from_bytes(&bytes).map_err(|e| Error(format!("{path}: {e}")))
+    let cannot = |e: std::io::Error| Error(format!("cannot read {path}: {e}"));
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut incoming = inside_gpt::gguf::Incoming::new(file.metadata().map_err(cannot)?.len());
+    let mut buf = vec![0u8; 1 << 20];
+    let loaded = loop {
+        match file.read(&mut buf).map_err(cannot)? {
+            0 => break Model::from_incoming(incoming, inside_gpt::model::Kernels::Ours),
+            n => {
+                if let Err(e) = incoming.push(&buf[..n]) {
+                    break Err(e);
+                }
+            }
+        }
+    };
+    loaded.map_err(|e| Error(format!("{path}: {e}")))
 }
 
 fn json(v: &impl serde::Serialize) -> String {

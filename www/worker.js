@@ -31,26 +31,6 @@ async function boot() {
     await pkg.default();
   }
   ({ Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, wontFit } = pkg);
-  // a threaded build older than the single-thread one (built apart, where a nightly exists) may
-  // lack the streaming load: it loads from a whole-file buffer instead
-  Loading ??= BufferedLoading;
-  wontFit ??= () => undefined;
-}
-
-/** Loading's interface over one buffer of the whole file and `Engine.withKernels`: the file is held twice. */
-class BufferedLoading {
-  constructor(size, candle) { [this.buf, this.n, this.candle] = [new Uint8Array(size), 0, candle]; }
-  push(chunk) {
-    if (this.n + chunk.length > this.buf.length) throw new Error(`the file is longer than the ${this.buf.length} bytes announced`);
-    this.buf.set(chunk, this.n);
-    if (this.n < 8 && this.n + chunk.length >= 8) checkGgufPrefix(this.buf.subarray(0, 8));
-    this.n += chunk.length;
-  }
-  received() { return this.n; }
-  header() { return null; }
-  sha256() { return null; } // not checked here
-  finish() { const e = Engine.withKernels(this.buf.subarray(0, this.n), this.candle); this.buf = null; return e; }
-  free() { this.buf = null; }
 }
 const ready = boot();
 /** @type {import('./pkg/inside_gpt.js').Engine|null} */
@@ -367,7 +347,7 @@ async function load(msg) {
   for (const state of running.values()) state.stop = true;
   engine?.free();
   engine = got.engine;
-  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source: got.source, streamed: got.streamed && Loading !== BufferedLoading, threads, seconds: (performance.now() - t0) / 1000 });
+  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source: got.source, streamed: got.streamed, threads, seconds: (performance.now() - t0) / 1000 });
 }
 
 /** slot -> {stop: boolean} for the generation loops now running */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
 import { start, cli, ROOT } from './harness.mjs';
 
 const args = process.argv.slice(2);
@@ -16,16 +17,23 @@ const MODELS = process.env.BENCH_MODELS ? JSON.parse(process.env.BENCH_MODELS) :
   // the default model decodes more tokens: 64 of them take about 15 ms, too short to time well
   { name: 'default (Shakespeare, Q8_0)', url: '/www/models/shakespeare-q8_0.gguf', promptTokens: 32, decode: 200, shapes: 'default' },
   { name: 'GPT-2 124M shape (synthetic, Q8_0)', url: '/target/bench/gpt2-124m-q8_0.gguf', promptTokens: 128, decode: 64, shapes: 'gpt2' },
+  // made by tests/e2e/make_bench_models.py: random weights quantized by llama.cpp's own quantizer
+  { name: 'GPT-2 124M shape (random, llama.cpp Q4_K_M)', url: '/target/bench/gpt2-124m-q4_k_m.gguf', promptTokens: 128, decode: 64, shapes: 'gpt2', types: true },
 ];
+const XL = { name: 'GPT-2 XL shape (random, llama.cpp Q4_K_M)', url: '/target/bench/gpt2-xl-q4_k_m.gguf', promptTokens: 32, decode: 16 };
 const DECODE = 64;
 const out = [];
 const say = (s = '') => { out.push(s); console.log(s); };
 
 function kernelTable(title, rows) {
   say(`### ${title}\n`);
-  say('| shape | type | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle |');
-  say('|---|---|---|---|---|---|---|');
-  for (const r of rows) say(`| ${r.shape} | ${r.dtype} | ${r.k}x${r.n} | ${r.oursGflops.toFixed(2)} | ${r.candleGflops.toFixed(2)} | ${r.scalarGflops.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
+  say('| shape | type | bytes/weight | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle | ours / our Q8_0 |');
+  say('|---|---|---|---|---|---|---|---|---|');
+  const f = (v) => (v == null ? '(no kernel)' : v.toFixed(2));
+  for (const r of rows) {
+    const q8 = rows.find((o) => o.shape === r.shape && o.dtype === 'Q8_0');
+    say(`| ${r.shape} | ${r.dtype} | ${r.bytesPerWeight.toFixed(3)} | ${r.k}x${r.n} | ${r.oursGflops.toFixed(2)} | ${f(r.candleGflops)} | ${r.scalarGflops.toFixed(2)} | ${f(r.ratio)} | ${q8 ? (r.oursGflops / q8.oursGflops).toFixed(2) : ''} |`);
+  }
   say();
 }
 
@@ -61,6 +69,22 @@ var inWorker = await h.page.evaluate(async (seconds) => {
   return rows;
 }, SECONDS);
 kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker`, inWorker);
+say('### Every type, on two of GPT-2 124M\'s shapes\n');
+say('Each type in its own form (src/kernels.rs): Q8_0 in its own kernel; Q4_0, Q4_K and Q6_K in fused simd128 kernels when decoding (the unpacking in registers; natively they take the general path); the other types unpacked row by row to i16 and multiplied by the shared kernel; F16 and BF16 widened to f32. "(no kernel)": candle\'s QMatMul has no kernel for the type.\n');
+kernelTable('Native x86-64, every type', JSON.parse(cli('bench', '--json', '--all-types', '--seconds', String(SECONDS))));
+{
+  const pkg = path.join(ROOT, 'www/pkg');
+  const mod = await import(path.join(pkg, 'inside_gpt.js'));
+  kernelTable(`wasm simd128 under node ${process.version}, every type`, mod.benchKernels(SECONDS, true));
+}
+kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker, every type`, await h.page.evaluate(async (seconds) => {
+  const src = `import init, { benchKernels } from '${location.origin}/www/pkg/inside_gpt.js';
+    self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds}, true)); };`;
+  const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+  const rows = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(null); });
+  w.terminate();
+  return rows;
+}, SECONDS));
 }
 
 // --- end to end
@@ -148,11 +172,11 @@ for (const model of MODELS) {
   try { c = await wllama(model, a.text); } catch (e) { c = { error: e.message }; }
   const vs = (x) => (c?.decode ? (x / c.decode).toFixed(2) : 'n/a');
   say(`| ${model.name} | ours | ${a.promptTokens} | ${a.prefill.toFixed(1)} | ${a.decode.toFixed(1)} | ${vs(a.decode)} |`);
-  goals.decode[model.shapes] = { tokS: a.decode, vsWllama: c?.decode ? a.decode / c.decode : null };
+  goals.decode[model.types ? 'q4km' : model.shapes] = { tokS: a.decode, prefill: a.prefill, vsWllama: c?.decode ? a.decode / c.decode : null };
   // how much of the standalone kernels' speed the decode loop keeps
   const { params: prm, config: cfg } = a.info;
   const flopPerToken = 2 * (prm.attention + prm.mlp + cfg.n_vocab * cfg.n_embd);
-  const rows = inWorker.filter((r) => r.dtype === 'Q8_0' && r.shape.startsWith(model.shapes));
+  const rows = model.types ? [] : inWorker.filter((r) => r.dtype === 'Q8_0' && r.shape.startsWith(model.shapes));
   // the standalone kernels' rate over this model's shapes (total FLOP / total time)
   const kernel = rows.reduce((s, r) => s + 2 * r.k * r.n, 0) / rows.reduce((s, r) => s + (2 * r.k * r.n) / (r.oursGflops * 1e9), 0) / 1e9;
   if (rows.length) {
@@ -204,6 +228,79 @@ for (const model of MODELS) {
   }
 }
 say();
+// --- GPT-2 XL: streamed load, memory, decode
+say('## GPT-2 XL shape in Chromium: load, memory, decode\n');
+/** The resident memory of every Chromium process (bytes), from /proc: the browser's whole footprint. */
+function chromiumRss() {
+  let sum = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!/chrom/i.test(fs.readFileSync(`/proc/${pid}/comm`, 'utf8'))) continue;
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) sum += Number(m[1]) * 1024;
+    } catch { /* gone */ }
+  }
+  return sum;
+}
+async function xlRun(model) {
+  const file = fs.statSync(path.join(ROOT, model.url)).size;
+  // a browser of its own with an on-disk profile, as a reader's is: in the test harness's
+  // incognito-like context the HTTP cache and the Cache API live in memory, a copy each
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'inside-gpt-bench-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+  const page = await context.newPage();
+  await page.goto(`${h.origin}/bench-blank`);
+  await page.evaluate(() => {
+    self.w = new Worker('/www/worker.js', { type: 'module' });
+    self.call = (msg, until) => new Promise((resolve, reject) => {
+      self.w.onmessage = ({ data }) => {
+        if (data.status === 'error') reject(new Error(data.message));
+        if (data.status === until) resolve(data);
+      };
+      self.w.postMessage(msg);
+    });
+  });
+  const before = await page.evaluate(() => call({ command: 'memory', id: 0 }, 'memory'));
+  const rss0 = chromiumRss();
+  let peak = rss0;
+  const timer = setInterval(() => { peak = Math.max(peak, chromiumRss()); }, 50);
+  const t0 = Date.now();
+  let loaded;
+  try {
+    loaded = await page.evaluate((url) => call({ command: 'load', id: 1, url }, 'loaded'), model.url);
+  } finally {
+    clearInterval(timer);
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  peak = Math.max(peak, chromiumRss());
+  const after = await page.evaluate(() => call({ command: 'memory', id: 2 }, 'memory'));
+  const rss1 = chromiumRss();
+  const prompt = PROMPT.slice(0, 120);
+  const r = await page.evaluate(async ({ prompt, n }) => {
+    const t = performance.now();
+    const done = await call({ command: 'generate', id: 3, prompt, options: { temperature: 0, topN: 1 }, maxTokens: n }, 'done');
+    return { tokensSec: done.tokensSec, tokens: done.tokens, seconds: (performance.now() - t) / 1000 };
+  }, { prompt, n: model.decode });
+  await context.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+  return { file, seconds, streamed: loaded.streamed, wasmBefore: before.wasmBytes, wasmAfter: after.wasmBytes, rssLoad: peak - rss0, rssAfter: rss1 - rss0, decode: r.tokensSec, tokens: r.tokens };
+}
+for (const model of [MODELS.find((m) => m.types), XL]) {
+  if (!model || !fs.existsSync(path.join(ROOT, model.url))) { say(`(${model?.url ?? 'model'} missing: run tests/e2e/make_bench_models.py)\n`); continue; }
+  try {
+    const x = await xlRun(model);
+    const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    say(`${model.name}: a ${mib(x.file)} file, streamed ${x.streamed ? 'yes' : 'NO'}, loaded from the local server into a browser with an on-disk profile in ${x.seconds.toFixed(1)} s; wasm memory after load ${mib(x.wasmAfter)} = ${(x.wasmAfter / x.file).toFixed(2)}x the file; the Chromium processes' resident memory rose by ${mib(x.rssLoad)} at its peak during the load (${(x.rssLoad / x.file).toFixed(2)}x the file) and by ${mib(x.rssAfter)} after it (${(x.rssAfter / x.file).toFixed(2)}x); decode ${x.decode.toFixed(2)} tokens/s (${x.tokens} tokens, one thread).\n`);
+    goals.memory ??= {};
+    goals.memory[model.url.includes('xl') ? 'xl' : '124m'] = x;
+  } catch (e) {
+    say(`${model.name}: failed: ${e.message}\n`);
+  }
+}
+
 // --- time to first token and size
 say('## Time to first token and size\n');
 async function ttft(context) {
@@ -273,6 +370,14 @@ for (const [k, name] of [['default', 'default model'], ['gpt2', 'GPT-2 124M shap
   row(`decode >= 1.3x wllama, ${name}`, d?.vsWllama ? `${d.vsWllama.toFixed(2)}x` : 'n/a', d?.vsWllama ? d.vsWllama >= 1.3 : null);
   const e = goals.efficiency[k];
   row(`decode loop >= 70% of the kernels' GFLOP/s, ${name}`, e ? `${(100 * e).toFixed(0)}% (short by ${Math.max(0, 70 - 100 * e).toFixed(0)} points)` : 'n/a', e ? e >= 0.7 : null);
+}
+const q4 = goals.decode.q4km;
+row('GPT-2 124M Q4_K_M decode >= 3x wllama (same file)', q4?.vsWllama ? `${q4.vsWllama.toFixed(2)}x` : 'n/a', q4?.vsWllama ? q4.vsWllama >= 3 : null);
+row('GPT-2 124M Q4_K_M decode faster than our Q8_0 of the same shape', q4 && goals.decode.gpt2 ? `${q4.tokS.toFixed(1)} vs ${goals.decode.gpt2.tokS.toFixed(1)} tokens/s` : 'n/a', q4 && goals.decode.gpt2 ? q4.tokS > goals.decode.gpt2.tokS : null);
+for (const [k, name] of [['124m', 'GPT-2 124M Q4_K_M'], ['xl', 'GPT-2 XL Q4_K_M']]) {
+  const m = goals.memory?.[k];
+  row(`${name}: wasm memory after load <= 1.15x the file`, m ? `${(m.wasmAfter / m.file).toFixed(2)}x` : 'n/a', m ? m.wasmAfter / m.file <= 1.15 : null);
+  row(`${name}: peak memory during load <= 1.5x the file (Chromium's resident memory)`, m ? `${(m.rssLoad / m.file).toFixed(2)}x` : 'n/a', m ? m.rssLoad / m.file <= 1.5 : null);
 }
 const g2 = goals.decode.gpt2;
 row('GPT-2 124M Q8_0 decode >= 20 tokens/s', g2 ? `${g2.tokS.toFixed(1)} tokens/s` : 'n/a', g2 ? g2.tokS >= 20 : null);
