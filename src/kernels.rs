@@ -1013,6 +1013,48 @@ pub fn exp(x: f32) -> f32 {
     }
 }
 
+/// ln x in f32 from basic operations only (no libm), so that every build gives the same bits:
+/// x = m 2^e with m in [sqrt(1/2), sqrt(2)), then Cephes' polynomial for ln(1 + f), f = m - 1
+/// (within 2 ulp). 0 gives negative infinity; negative values and NaN give NaN; infinity itself.
+#[inline]
+pub fn ln(x: f32) -> f32 {
+    if x.is_nan() || x < 0.0 {
+        return f32::NAN;
+    }
+    if x == 0.0 {
+        return f32::NEG_INFINITY;
+    }
+    if x == f32::INFINITY {
+        return x;
+    }
+    // subnormals scaled into the normal range first
+    let (x, bias) = if x < f32::MIN_POSITIVE { (x * 16777216.0, -24) } else { (x, 0) };
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 126 + bias;
+    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000); // in [0.5, 1)
+    if m < std::f32::consts::FRAC_1_SQRT_2 {
+        e -= 1;
+        m = m + m - 1.0;
+    } else {
+        m -= 1.0;
+    }
+    let z = m * m;
+    let mut y = 7.037_683_6e-2f32;
+    y = y * m - 1.151_461e-1;
+    y = y * m + 1.167_699_9e-1;
+    y = y * m - 1.242_014_1e-1;
+    y = y * m + 1.424_932_3e-1;
+    y = y * m - 1.666_805_8e-1;
+    y = y * m + 2.000_071_4e-1;
+    y = y * m - 2.499_999_4e-1;
+    y = y * m + 3.333_333_1e-1;
+    y = y * m * z;
+    let ef = e as f32;
+    y += -2.121_944_4e-4 * ef;
+    y += -0.5 * z;
+    (m + y) + 0.693_359_4 * ef
+}
+
 /// The largest value of a slice (negative infinity when empty), by plain comparisons: in wasm
 /// `f32::max` is a call (its NaN rule differs from the instruction's).
 #[inline]

@@ -13,6 +13,7 @@
 //! - `train`: the trainer (AdamW over the same `Gpt2`, checkpoints as GGUF)
 //! - `xor`: the hand-written back-propagation walkthrough (every intermediate kept)
 //! - `synth`: random-weight models from a seed, for tests and benchmarks
+//! - `tune`: fine-tuning and preference tuning (DPO) on plain slices, with their backward pass
 //! - `web`: every `wasm_bindgen` item (wasm32 only)
 
 pub mod bench;
@@ -26,6 +27,7 @@ pub mod session;
 pub mod synth;
 pub mod tokenizer;
 pub mod train;
+pub mod tune;
 pub mod xor;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

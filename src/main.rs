@@ -10,6 +10,9 @@
 //!   inside-gpt train    --corpus DIR --out DIR [--vocab 2048] [--layers 4] [--width 192] [--heads 6]
 //!                       [--ctx 256] [--steps N] [--batch 16] [--seq 128] [--lr 2e-3] [--seed 1337]
 //!                       [--resume CHECKPOINT] [--hours H]
+//!   inside-gpt finetune --model F.gguf --text TEXT [--steps 20] [--lr 1e-3] [--out T.gguf] [--json]
+//!   inside-gpt prefer   --model F.gguf --prompt P --good "A|B" --bad "C|D" [--steps 20] [--lr 1e-3]
+//!                       [--beta 0.1] [--out T.gguf] [--json]   (preference tuning, DPO)
 //!   inside-gpt export   --checkpoint C.gguf --corpus DIR --out DIR   (shipped files + model card)
 //!   inside-gpt bench    [--seconds 0.3] [--json] [--all-types]   (kernel GFLOP/s: ours, candle, scalar)
 //!   inside-gpt synth    --out F.gguf [--type Q8_0] [--seed 1] [--layers 2] [--width 64] [--untied]
@@ -26,7 +29,7 @@ use inside_gpt::{bail, synth, Error, Result};
 use std::collections::HashMap;
 use std::io::Write;
 
-const USAGE: &str = "usage: inside-gpt <generate|score|info|logits|synth|hostile|train|export|bench|dequant|quant> [--option value ...] (see src/main.rs)";
+const USAGE: &str = "usage: inside-gpt <generate|score|info|logits|synth|hostile|train|export|finetune|prefer|bench|dequant|quant> [--option value ...] (see src/main.rs)";
 
 /// `--key value` pairs and bare `--flag`s.
 struct Args(HashMap<String, String>);
@@ -541,6 +544,63 @@ fn card_markdown(c: &serde_json::Value) -> String {
     md
 }
 
+fn tune_options(args: &Args) -> Result<inside_gpt::tune::TuneOptions> {
+    let d = inside_gpt::tune::TuneOptions::default();
+    Ok(inside_gpt::tune::TuneOptions { steps: args.num("steps", d.steps)?, lr: args.num("lr", d.lr)?, beta: args.num("beta", d.beta)?, seed: args.num("seed", d.seed)? })
+}
+
+/// Runs a planned tune to the end, printing each step; writes the tuned weights with `--out`.
+fn run_tune(args: &Args, model: &Model, tuner: &mut inside_gpt::tune::Tuner) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    loop {
+        let r = tuner.step()?;
+        match r.margin {
+            Some(m) => eprintln!("step {}/{}: loss {:.4}, margin {:.4}", r.step, r.steps, r.loss, m),
+            None => eprintln!("step {}/{}: loss {:.4}", r.step, r.steps, r.loss),
+        }
+        if args.flag("json") {
+            println!("{}", json(&r));
+        }
+        if r.done {
+            break;
+        }
+    }
+    eprintln!("{:.2} s", t0.elapsed().as_secs_f64());
+    if let Ok(out) = args.str("out") {
+        let bytes = tuner.w.to_gguf(&model.tokenizer, DType::F32, &format!("{} (fine-tuned)", model.info.name))?;
+        std::fs::write(out, &bytes).map_err(|e| Error(format!("cannot write {out}: {e}")))?;
+        eprintln!("wrote {out}: {} bytes", bytes.len());
+    }
+    Ok(())
+}
+
+/// `inside-gpt finetune`: the browser's fine-tune (the same steps, the same losses).
+fn finetune_cmd(args: &Args) -> Result<()> {
+    let model = load(args)?;
+    inside_gpt::tune::check_size(model.info.params.total)?;
+    let mut tuner = inside_gpt::tune::Tuner::new(model.gpt.to_weights()?)?;
+    let plan = tuner.teach(&model.tokenizer, args.str("text")?, tune_options(args)?)?;
+    eprintln!("{} tokens in {} windows, {} steps", plan.tokens, plan.windows, plan.steps);
+    run_tune(args, &model, &mut tuner)
+}
+
+/// `inside-gpt prefer`: preference tuning (DPO) on completions of `--prompt`, `--good` and `--bad`
+/// each a list separated by `|`.
+fn prefer_cmd(args: &Args) -> Result<()> {
+    let model = load(args)?;
+    inside_gpt::tune::check_size(model.info.params.total)?;
+    let mut tuner = inside_gpt::tune::Tuner::new(model.gpt.to_weights()?)?;
+    let rated = |k: &str, good: bool| args.str(k).map(|s| s.split('|').map(|t| inside_gpt::tune::Rated { text: t.to_string(), good }).collect::<Vec<_>>());
+    let items: Vec<_> = rated("good", true)?.into_iter().chain(rated("bad", false)?).collect();
+    let plan = tuner.prefer(&model.tokenizer, args.str("prompt")?, &items, tune_options(args)?)?;
+    eprintln!("{} completions, {} pairs, {} steps", plan.windows, plan.pairs, plan.steps);
+    run_tune(args, &model, &mut tuner)?;
+    for r in tuner.report()? {
+        eprintln!("{} {:?}: log p tuned {:.3}, reference {:.3}, reward {:.3}", if r.good { "+" } else { "-" }, r.text, r.logp_tuned, r.logp_ref, r.reward);
+    }
+    Ok(())
+}
+
 fn bench_cmd(args: &Args) -> Result<()> {
     let t0 = std::time::Instant::now();
     let now = move || t0.elapsed().as_secs_f64();
@@ -576,6 +636,8 @@ fn main() {
             "logits" => logits_cmd(&a),
             "info" => load(&a).map(|m| println!("{}", json(&m.info))),
             "synth" => synth_cmd(&a),
+            "finetune" => finetune_cmd(&a),
+            "prefer" => prefer_cmd(&a),
             "hostile" => hostile_cmd(&a),
             "models" => models_cmd(&a),
             "train" => train_cmd(&a),

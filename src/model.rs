@@ -245,20 +245,7 @@ struct LayerNorm {
 impl LayerNorm {
     /// Each row of x (rows of `w.len()` values) normalised, scaled and shifted.
     fn apply(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let eps = self.eps as f32;
-        read(&self.w, |w| {
-            read(&self.b, |b| {
-                let n = w.len();
-                let mut y = Vec::with_capacity(x.len());
-                for row in x.chunks_exact(n) {
-                    let mean = row.iter().sum::<f32>() / n as f32;
-                    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
-                    let inv = 1.0 / (var + eps).sqrt();
-                    y.extend(row.iter().zip(w).zip(b).map(|((v, w), b)| (v - mean) * inv * w + b));
-                }
-                y
-            })
-        })?
+        read(&self.w, |w| read(&self.b, |b| layer_norm(x, w, b, self.eps as f32, None)))?
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -266,6 +253,24 @@ impl LayerNorm {
         let f = if x.track_op() { candle_nn::ops::layer_norm_slow } else { candle_nn::ops::layer_norm };
         Ok(f(x, &self.w, &self.b, self.eps as f32)?) // (B, T, C)
     }
+}
+
+/// LayerNorm over rows of `w.len()` values: (x - mean) / sqrt(var + eps) * w + b. With `stats`,
+/// each row's mean and 1 / sqrt(var + eps) are appended (what the backward pass needs).
+pub(crate) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32, mut stats: Option<(&mut Vec<f32>, &mut Vec<f32>)>) -> Vec<f32> {
+    let n = w.len();
+    let mut y = Vec::with_capacity(x.len());
+    for row in x.chunks_exact(n) {
+        let mean = row.iter().sum::<f32>() / n as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        y.extend(row.iter().zip(w).zip(b).map(|((v, w), b)| (v - mean) * inv * w + b));
+        if let Some((m, r)) = stats.as_mut() {
+            m.push(mean);
+            r.push(inv);
+        }
+    }
+    y
 }
 
 /// A weight matrix (out, in): dense f32 through candle (trainable), or quantized blocks
@@ -470,8 +475,16 @@ const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 /// Written as x / (1 + e^(-2u)), which equals x/2 (1 + tanh u), with our `exp`: libm's tanh is
 /// a slow software routine in wasm.
 #[inline]
-fn gelu_tanh(x: f32) -> f32 {
+pub(crate) fn gelu_tanh(x: f32) -> f32 {
     x / (1.0 + kernels::exp(-2.0 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+}
+
+/// d gelu_tanh / dx with our `exp` only (the same bits in every build): with s = 1 / (1 + e^(-2u)),
+/// y = x s, so dy/dx = s + 2 x s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+#[inline]
+pub(crate) fn gelu_tanh_grad(x: f32) -> f32 {
+    let s = 1.0 / (1.0 + kernels::exp(-2.0 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+    s + 2.0 * x * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
 }
 
 fn contiguous_f32<'a>(s: &'a candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<&'a [f32]> {
@@ -686,6 +699,68 @@ impl Gpt2 {
         Self::build(Config::from_gguf(g)?, Loader { src: Source::Parts { g, parts: parts.into() }, kernels })
     }
 
+    /// Every weight as f32 (quantized ones decoded), in `Weights::layout` order: what fine-tuning
+    /// starts from.
+    pub fn to_weights(&self) -> Result<Weights> {
+        fn vals(t: &Tensor) -> Result<Vec<f32>> {
+            Ok(t.flatten_all()?.to_vec1::<f32>()?)
+        }
+        fn mat(m: &Matrix) -> Result<Vec<f32>> {
+            match m {
+                Matrix::Dense(t) => vals(t),
+                Matrix::Quant(q) | Matrix::Candle(_, q) => {
+                    let mut v = crate::try_vec(q.rows * q.cols, "the decoded weights")?;
+                    (0..q.rows).for_each(|r| q.dequantize_row(r, &mut v));
+                    Ok(v)
+                }
+            }
+        }
+        let mut tensors = Vec::new();
+        for (name, dims) in Weights::layout(&self.cfg) {
+            let v = match name.as_str() {
+                "token_embd.weight" => match &self.wte {
+                    TokenEmbedding::Dense(t) => vals(t)?,
+                    TokenEmbedding::Packed(q) => mat(&Matrix::Quant(q.clone()))?,
+                },
+                "position_embd.weight" => vals(&self.wpe)?,
+                "output_norm.weight" => vals(&self.ln_f.w)?,
+                "output_norm.bias" => vals(&self.ln_f.b)?,
+                "output.weight" => mat(&self.lm_head)?,
+                _ => {
+                    let (i, part) = name.strip_prefix("blk.").and_then(|r| r.split_once('.')).ok_or_else(|| Error(format!("no tensor {name}")))?;
+                    let b = &self.blocks[i.parse::<usize>().map_err(|_| Error(format!("no tensor {name}")))?];
+                    match part {
+                        "attn_norm.weight" => vals(&b.ln_1.w)?,
+                        "attn_norm.bias" => vals(&b.ln_1.b)?,
+                        "attn_qkv.weight" => mat(&b.attn.c_attn.w)?,
+                        "attn_qkv.bias" => vals(&b.attn.c_attn.b)?,
+                        "attn_output.weight" => mat(&b.attn.c_proj.w)?,
+                        "attn_output.bias" => vals(&b.attn.c_proj.b)?,
+                        "ffn_norm.weight" => vals(&b.ln_2.w)?,
+                        "ffn_norm.bias" => vals(&b.ln_2.b)?,
+                        "ffn_up.weight" => mat(&b.mlp.c_fc.w)?,
+                        "ffn_up.bias" => vals(&b.mlp.c_fc.b)?,
+                        "ffn_down.weight" => mat(&b.mlp.c_proj.w)?,
+                        "ffn_down.bias" => vals(&b.mlp.c_proj.b)?,
+                        _ => bail!("no tensor {name}"),
+                    }
+                }
+            };
+            tensors.push((name, dims, v));
+        }
+        Ok(Weights { cfg: self.cfg.clone(), tensors })
+    }
+
+    /// The model over f32 weights (dense matrices, our f32 kernels).
+    pub fn from_weights(w: &Weights) -> Result<Self> {
+        let mut map = HashMap::new();
+        for (name, dims, v) in &w.tensors {
+            let shape: Vec<usize> = dims.iter().rev().copied().collect();
+            map.insert(name.clone(), Tensor::from_slice(v, shape, &Device::Cpu)?);
+        }
+        Self::from_tensors(&w.cfg, &map)
+    }
+
     /// Builds the model over named f32 tensors (candle shapes; `Var`s when training).
     pub fn from_tensors(cfg: &Config, tensors: &HashMap<String, Tensor>) -> Result<Self> {
         Self::build(cfg.clone(), Loader { src: Source::Tensors(tensors), kernels: Kernels::Ours })
@@ -840,6 +915,7 @@ impl Gpt2 {
 // Export
 
 /// An in-memory model: f32 tensors named and shaped (ggml order) as the GGUF stores them.
+#[derive(Clone)]
 pub struct Weights {
     pub cfg: Config,
     pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,

@@ -158,7 +158,7 @@ impl Loading {
     /// Builds the engine from the whole file (fails on a file that did not all arrive).
     pub fn finish(self) -> Result<Engine, JsError> {
         let model = Model::from_incoming(self.incoming, self.kernels).map_err(err)?;
-        Ok(Engine { model, gens: HashMap::new(), fail_next: None })
+        Ok(Engine { model, gens: HashMap::new(), tuner: None, original: None, fail_next: None })
     }
 }
 
@@ -167,6 +167,10 @@ impl Loading {
 pub struct Engine {
     model: Model,
     gens: HashMap<u32, Generator>,
+    /// fine-tuning or preference tuning under way or done (`finetuneStart`, `preferStart`)
+    tuner: Option<crate::tune::Tuner>,
+    /// the loaded network, kept aside while `model.gpt` holds tuned weights
+    original: Option<crate::model::Gpt2>,
     /// a crash the tests asked for, and in how many `step`s (see `failNextStep`)
     fail_next: Option<(String, u32)>,
 }
@@ -183,7 +187,7 @@ impl Engine {
     #[wasm_bindgen(js_name = withKernels)]
     pub fn with_kernels(bytes: &[u8], candle: bool) -> Result<Engine, JsError> {
         let kernels = if candle { crate::model::Kernels::Candle } else { crate::model::Kernels::Ours };
-        Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new(), fail_next: None })
+        Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new(), tuner: None, original: None, fail_next: None })
     }
 
     /// Hyper-parameters, parameter counts and bytes by tensor type.
@@ -272,6 +276,119 @@ impl Engine {
     /// (the two tokenized apart; the result covers `text`'s tokens only).
     pub fn score(&self, text: &str, context: Option<String>) -> Result<JsValue, JsError> {
         to_js(&self.model.score_after(context.as_deref().unwrap_or(""), text).map_err(err)?)
+    }
+
+    /// `{tuned, trainable, total, which}`: whether tuned weights run now, and what trains.
+    #[wasm_bindgen(js_name = tuneInfo)]
+    pub fn tune_info(&self) -> Result<JsValue, JsError> {
+        let total = self.model.info.params.total;
+        to_js(&serde_json::json!({
+            "tuned": self.original.is_some(),
+            "trainable": self.tuner.as_ref().map_or(total, |t| t.trainable()),
+            "total": total,
+            "which": "every weight, as f32 (a quantized file's weights are decoded first)",
+            "maxParams": crate::tune::MAX_PARAMS,
+        }))
+    }
+
+    /// The tuner and the tokenizer (borrowed apart); the tuner is made from the weights running
+    /// now on first use.
+    fn tuner(&mut self) -> Result<(&mut crate::tune::Tuner, &crate::tokenizer::Tokenizer), JsError> {
+        if self.tuner.is_none() {
+            crate::tune::check_size(self.model.info.params.total).map_err(err)?;
+            self.tuner = Some(crate::tune::Tuner::new(self.model.gpt.to_weights().map_err(err)?).map_err(err)?);
+        }
+        let Engine { tuner, model, .. } = self;
+        Ok((tuner.as_mut().ok_or_else(|| JsError::new("no tuner"))?, &model.tokenizer))
+    }
+
+    fn tune_options(options: JsValue) -> Result<crate::tune::TuneOptions, JsError> {
+        if options.is_undefined() || options.is_null() {
+            return Ok(Default::default());
+        }
+        serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))
+    }
+
+    /// Plans a fine-tune on `text` (`options`: `{steps, lr, seed}`); `finetuneStep` runs it.
+    #[wasm_bindgen(js_name = finetuneStart)]
+    pub fn finetune_start(&mut self, text: &str, options: JsValue) -> Result<JsValue, JsError> {
+        let opts = Self::tune_options(options)?;
+        let (tuner, tok) = self.tuner()?;
+        to_js(&tuner.teach(tok, text, opts).map_err(err)?)
+    }
+
+    /// One optimiser step of the run under way (a fine-tune or a preference run). After the last
+    /// one the engine runs the tuned weights.
+    #[wasm_bindgen(js_name = finetuneStep)]
+    pub fn finetune_step(&mut self) -> Result<JsValue, JsError> {
+        let r = self.tuner.as_mut().ok_or_else(|| JsError::new("nothing to train: start a fine-tune first"))?.step().map_err(err)?;
+        if r.done {
+            self.install()?;
+        }
+        to_js(&r)
+    }
+
+    /// Ends the run after the steps taken; the engine runs the weights as they are.
+    #[wasm_bindgen(js_name = finetuneStop)]
+    pub fn finetune_stop(&mut self) -> Result<(), JsError> {
+        if self.tuner.is_some() {
+            self.install()?;
+        }
+        Ok(())
+    }
+
+    /// The tuner's weights become the running network (the loaded one kept aside).
+    fn install(&mut self) -> Result<(), JsError> {
+        let Some(t) = self.tuner.as_ref() else { return Ok(()) };
+        let gpt = crate::model::Gpt2::from_weights(&t.w).map_err(err)?;
+        let old = std::mem::replace(&mut self.model.gpt, gpt);
+        self.original.get_or_insert(old);
+        self.gens.clear();
+        Ok(())
+    }
+
+    /// The loaded weights again, bit for bit.
+    #[wasm_bindgen(js_name = tuneReset)]
+    pub fn tune_reset(&mut self) {
+        if let Some(gpt) = self.original.take() {
+            self.model.gpt = gpt;
+        }
+        self.tuner = None;
+        self.gens.clear();
+    }
+
+    /// Plans preference tuning (DPO) of the running weights: `items` `[{text, good}]` are rated
+    /// completions of `prompt`; `options` `{steps, lr, beta, seed}`. `preferStep` runs it.
+    #[wasm_bindgen(js_name = preferStart)]
+    pub fn prefer_start(&mut self, prompt: &str, items: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let items: Vec<crate::tune::Rated> = serde_wasm_bindgen::from_value(items).map_err(|e| JsError::new(&format!("bad completions: {e}")))?;
+        let opts = Self::tune_options(options)?;
+        let (tuner, tok) = self.tuner()?;
+        to_js(&tuner.prefer(tok, prompt, &items, opts).map_err(err)?)
+    }
+
+    /// One step of the preference run (`finetuneStep`'s report, with `margin`).
+    #[wasm_bindgen(js_name = preferStep)]
+    pub fn prefer_step(&mut self) -> Result<JsValue, JsError> {
+        self.finetune_step()
+    }
+
+    /// `[{text, good, logpTuned, logpRef, reward}]` for every rated completion.
+    #[wasm_bindgen(js_name = preferReport)]
+    pub fn prefer_report(&self) -> Result<JsValue, JsError> {
+        to_js(&self.tuner.as_ref().ok_or_else(|| JsError::new("no preference run"))?.report().map_err(err)?)
+    }
+
+    /// The running weights as a GGUF file (F32 tensors, the tokenizer embedded): it loads back
+    /// here and in llama.cpp.
+    #[wasm_bindgen(js_name = exportGguf)]
+    pub fn export_gguf(&self) -> Result<Vec<u8>, JsError> {
+        let w = match &self.tuner {
+            Some(t) => t.w.clone(),
+            None => self.model.gpt.to_weights().map_err(err)?,
+        };
+        let name = format!("{} (fine-tuned)", self.model.info.name);
+        w.to_gguf(&self.model.tokenizer, crate::gguf::DType::F32, &name).map_err(err)
     }
 
     /// Tests only (the worker accepts the command only when started with `?test-hooks`): the
