@@ -173,6 +173,28 @@ fn bad_matrices_are_refused() {
 }
 
 #[test]
+fn ln_is_within_two_ulp_and_handles_the_edges() {
+    use inside_gpt::kernels::ln;
+    let (mut rng, seed) = fresh_rng();
+    let mut worst = 0f64;
+    for i in 0..20000 {
+        // log-uniform over the whole range, subnormals included, and densely around 1
+        let x = if i % 2 == 0 { (2f64).powf(rng.next_f64() * 276.0 - 149.0) as f32 } else { (0.5 + rng.next_f64() * 1.5) as f32 };
+        if x == 0.0 {
+            continue;
+        }
+        let (got, want) = (ln(x) as f64, (x as f64).ln());
+        let ulp = ((want as f32).abs() as f64 * f32::EPSILON as f64).max(f32::EPSILON as f64 * 0.5);
+        worst = worst.max((got - want).abs() / ulp);
+    }
+    assert!(worst <= 2.0, "seed {seed}: {worst} ulp");
+    assert_eq!(ln(1.0), 0.0);
+    assert_eq!(ln(0.0), f32::NEG_INFINITY);
+    assert_eq!(ln(f32::INFINITY), f32::INFINITY);
+    assert!(ln(-1.0).is_nan() && ln(f32::NAN).is_nan());
+}
+
+#[test]
 fn exp_is_within_two_ulp_and_handles_the_edges() {
     use inside_gpt::kernels::{exp, softmax};
     let (mut rng, seed) = fresh_rng();
