@@ -2,6 +2,7 @@
 // (prompt, settings, selected layer and head), so that a view can be shared as a link.
 import { t, lang, setLang, onLang } from './i18n.js';
 import { registerOffline } from './offline.js';
+import { onModel } from './client.js';
 
 function translatePage() {
   for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
@@ -61,6 +62,9 @@ att.addEventListener('select', (e) => writeUrl({ layer: e.detail.layer, head: e.
 document.getElementById('lang').onchange = (e) => { setLang(e.target.value); writeUrl({ lang: e.target.value }); };
 onLang(translatePage);
 translatePage();
+
+// the weights are fine-tuned (section 6): every section uses them, so the page says so until Reset
+onModel((m) => { document.getElementById('tuned').hidden = !m?.tuned; });
 
 // offline after one visit; a new version of the site is offered, not forced
 registerOffline({

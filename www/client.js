@@ -1,15 +1,20 @@
 // The page's side of the worker protocol: one worker and one loaded model per page, shared by
 // every widget on it. Requests are promises; streaming statuses go to a callback. When the engine
 // traps (a panic, memory exhausted), the worker is replaced by a fresh one and the model loaded
-// again (from the Cache API or the reader's file), with no reload of the page.
+// again (from the Cache API or the reader's file), with no reload of the page. Fine-tuning changes
+// the weights in place: the page hears of it as of a new model (onModel), with `tuned` set.
 import { Command, Status } from './protocol.js';
 
 const FINAL = {
   [Command.LOAD]: Status.LOADED, [Command.GENERATE]: Status.DONE, [Command.START]: Status.PROMPT,
   [Command.STEP]: Status.TOKEN, [Command.SCORE]: Status.SCORED, [Command.INSPECT]: Status.INSPECTED,
   [Command.TOKENIZE]: Status.TOKENIZED, [Command.MEMORY]: Status.MEMORY, [Command.FAIL_NEXT_STEP]: Status.DONE,
-  [Command.FITS]: Status.FITS,
+  [Command.FITS]: Status.FITS, [Command.TUNE]: Status.TUNED, [Command.PREFER]: Status.PREFERRED,
+  [Command.RESET_TUNE]: Status.TUNE_RESET, [Command.EXPORT_TUNED]: Status.EXPORTED,
 };
+
+/** Answers after which the engine runs other weights: what kind of change each is. */
+const CHANGES = { [Status.TUNED]: 'tune', [Status.PREFERRED]: 'prefer', [Status.TUNE_RESET]: 'reset' };
 
 let worker = null;
 let nextId = 1;
@@ -25,13 +30,19 @@ const restarts = [];
 
 /** An error from a request that the engine's crash ended: `crash` holds what happened. */
 export class EngineCrash extends Error {
-  constructor(message, panic) {
+  constructor(message, panic, tunedLost = false) {
     super(message);
-    this.crash = { message, panic };
+    this.crash = { message, panic, tunedLost };
   }
 }
 
-/** The loaded model: {info, name, url} or null; `loading` is the promise of a load under way. */
+/**
+ * The loaded model: {info, name, url, tuned, tune, change, ...} or null; `loading` is the promise
+ * of a load under way. `tuned`: the engine runs fine-tuned weights, not the file's; `tune`: the
+ * engine's TuneInfo ({tuned, trainable, total, which}, null from a build without tuning);
+ * `change`: what made this the model, {kind: 'load'|'tune'|'prefer'|'reset', owner} (`owner`: the
+ * `owner` option of the request that tuned it).
+ */
 export const model = { current: null, loading: null, loadingUrl: null };
 
 /** Where the shipped models are listed. */
@@ -73,6 +84,8 @@ function ensureWorker() {
       p.reject(new Error(data.message));
     } else if (data.status === FINAL[p.command]) {
       pending.delete(data.id);
+      // every widget hears of new weights before the one that asked gets its answer
+      if (CHANGES[data.status]) weightsChanged(CHANGES[data.status], data.info, p.owner);
       p.resolve(data);
     } else {
       p.onMessage?.(data);
@@ -93,13 +106,16 @@ function ensureWorker() {
 function recover(data) {
   worker.terminate();
   worker = null;
-  const crash = new EngineCrash(data.message, data.panic);
+  const previous = model.current;
+  // the tuned weights lived in the dead engine only: the reload gives the model as it was loaded
+  const tuning = [...pending.values()].some((p) => p.command === Command.TUNE || p.command === Command.PREFER);
+  const tunedLost = !!previous?.tuned || (!!previous && tuning);
+  const crash = new EngineCrash(data.message, data.panic, tunedLost);
   for (const p of pending.values()) p.reject(crash);
   pending.clear();
   progressFns.clear();
   model.loading = null;
   model.loadingUrl = null;
-  const previous = model.current;
   model.current = null;
   const now = performance.now();
   while (restarts.length && now - restarts[0] > 60_000) restarts.shift();
@@ -109,19 +125,20 @@ function recover(data) {
   else if (restarts.length > 3) reloaded = Promise.reject(new Error('the engine crashed three times in a minute: not restarting it again; reload the page'));
   else reloaded = loadModel(previous.from);
   reloaded.catch(() => {});
-  for (const fn of crashFns) fn({ message: data.message, panic: data.panic, command: data.command, reloaded });
+  for (const fn of crashFns) fn({ message: data.message, panic: data.panic, command: data.command, reloaded, tunedLost });
 }
 
-/** Calls `fn({message, panic, command, reloaded})` whenever the engine crashes and is restarted. */
+/** Calls `fn({message, panic, command, reloaded, tunedLost})` whenever the engine crashes and is
+ * restarted (`tunedLost`: the model was fine-tuned, or being tuned; the reload is the original). */
 export function onCrash(fn) {
   crashFns.add(fn);
   return () => crashFns.delete(fn);
 }
 
-function request(msg, onMessage, transfer = []) {
+function request(msg, onMessage, transfer = [], owner = null) {
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { command: msg.command, resolve, reject, onMessage });
+    pending.set(id, { command: msg.command, resolve, reject, onMessage, owner });
     ensureWorker().postMessage({ ...msg, id }, transfer);
   });
 }
@@ -155,7 +172,8 @@ export function shippedModels() {
  */
 export function loadModel(source, progress) {
   const url = source.url ? new URL(source.url, location.href).href : null;
-  if (url && model.current?.url === url) return Promise.resolve(model.current);
+  // the same file again is the same model, unless it was tuned: then a load gives the original back
+  if (url && model.current?.url === url && !model.current.tuned) return Promise.resolve(model.current);
   if (progress) progressFns.add(progress);
   if (url && model.loadingUrl === url) return model.loading;
   // the File itself goes to the worker (a reference: the worker streams it), never its bytes;
@@ -168,7 +186,10 @@ export function loadModel(source, progress) {
     const expect = listed?.sha256 ? { bytes: listed.bytes, sha256: listed.sha256 } : undefined;
     const msg = url ? { command: Command.LOAD, url, expect } : { command: Command.LOAD, file: kept.file, name: source.name };
     const m = await request(msg, onProgress);
-    model.current = { info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads, streamed: m.streamed };
+    model.current = {
+      info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads, streamed: m.streamed,
+      tuned: false, tune: m.tune ?? null, change: { kind: 'load', owner: null },
+    };
     for (const fn of listeners) fn(model.current);
     return model.current;
   })().finally(() => {
@@ -203,3 +224,35 @@ export const wontFit = (bytes) => request({ command: Command.FITS, bytes }).then
 export const failNextStep = (kind, steps) => request({ command: Command.FAIL_NEXT_STEP, kind, steps });
 export const inspect = (text, channels = 64) => request({ command: Command.INSPECT, text, channels });
 export const tokenize = (text) => request({ command: Command.TOKENIZE, text });
+
+/**
+ * The engine now runs other weights (tuned, or the loaded ones again): every listener hears of it
+ * as of a new model, so that every widget clears or re-runs what the old weights gave.
+ */
+function weightsChanged(kind, info, owner) {
+  if (!model.current) return;
+  model.current = { ...model.current, tuned: !!info?.tuned, tune: info ?? model.current.tune, change: { kind, owner } };
+  for (const fn of listeners) fn(model.current);
+}
+
+/**
+ * Fine-tunes the loaded model on `text`: `opts` {steps, lr, seed, owner}; `onStep({step, steps,
+ * loss})` after each step. Resolves to TUNED's message once the tuned weights are the model (every
+ * onModel listener has heard of them by then, with `change.owner` = `opts.owner`). Refused on bad
+ * settings, with the model as it was.
+ */
+export const finetune = (text, { steps, lr, seed = 0, owner = null } = {}, onStep) =>
+  request({ command: Command.TUNE, text, steps, lr, seed }, onStep && ((m) => { if (m.status === Status.TUNE_STEP) onStep(m); }), [], owner);
+/** Ends the tuning under way (fine-tuning or preference) after its current step, keeping what it learned. */
+export const stopTune = () => ensureWorker().postMessage({ command: Command.STOP_TUNE });
+/** The loaded weights again, bit for bit; resolves to the TuneInfo. */
+export const resetTune = ({ owner = null } = {}) => request({ command: Command.RESET_TUNE }, null, [], owner).then((m) => m.info);
+/**
+ * Preference tuning (DPO) on rated completions of `prompt`: `items` [{text, good}], `opts` {steps,
+ * lr, beta, seed, owner}; `onStep({step, steps, loss, margin})`. Resolves to PREFERRED's message,
+ * whose `rows` give each completion's log-probability under the tuned and the reference weights.
+ */
+export const prefer = (prompt, items, { steps, lr, beta, seed = 0, owner = null } = {}, onStep) =>
+  request({ command: Command.PREFER, prompt, items, steps, lr, beta, seed }, onStep && ((m) => { if (m.status === Status.PREFER_STEP) onStep(m); }), [], owner);
+/** A GGUF file of the weights in use (tuned or not), as a Uint8Array. */
+export const exportTuned = () => request({ command: Command.EXPORT_TUNED }).then((m) => new Uint8Array(m.bytes));

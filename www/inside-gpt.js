@@ -12,6 +12,8 @@ import { GptXor } from './widgets/xor.js';
 import { GptChoices } from './widgets/choices.js';
 import { GptFormats } from './widgets/formats.js';
 import { GptCot } from './widgets/cot.js';
+import { GptFinetune } from './widgets/finetune.js';
+import { GptPrefer } from './widgets/prefer.js';
 
 const ELEMENTS = {
   'gpt-model': GptModel,
@@ -25,6 +27,8 @@ const ELEMENTS = {
   'gpt-choices': GptChoices,
   'gpt-formats': GptFormats,
   'gpt-cot': GptCot,
+  'gpt-finetune': GptFinetune,
+  'gpt-prefer': GptPrefer,
 };
 
 for (const [name, cls] of Object.entries(ELEMENTS)) if (!customElements.get(name)) customElements.define(name, cls);

@@ -29,6 +29,21 @@ export const Command = Object.freeze({
    * the `steps`-th step from now (default 1) traps the engine, so that recovery can be tested on a
    * real trap */
   FAIL_NEXT_STEP: 'failNextStep',
+  /** {command, id, text, steps, lr, seed}: fine-tune every trainable weight on `text` (split into
+   * context-long windows), one AdamW step at a time; answers TUNE_STEP per step, then TUNED. One
+   * tuning (TUNE or PREFER) at a time; refused, with the model untouched, on bad settings */
+  TUNE: 'tune',
+  /** {command}: end the tuning under way (TUNE or PREFER) after the step in progress; the weights
+   * tuned so far are kept, and TUNED or PREFERRED answers as usual with `stopped: true` */
+  STOP_TUNE: 'stopTune',
+  /** {command, id}: the weights as they were loaded, bit for bit (answers TUNE_RESET) */
+  RESET_TUNE: 'resetTune',
+  /** {command, id, prompt, items: [{text, good}], steps, lr, beta, seed}: preference tuning (DPO)
+   * on every (good, bad) pair of the rated completions of `prompt`, against a frozen copy of the
+   * starting weights; answers PREFER_STEP per step, then PREFERRED */
+  PREFER: 'prefer',
+  /** {command, id}: a GGUF file of the weights now in use (answers EXPORTED) */
+  EXPORT_TUNED: 'exportTuned',
 });
 
 /** Statuses the worker sends. */
@@ -36,7 +51,7 @@ export const Status = Object.freeze({
   /** {status, id, loaded, total, source, header?}: bytes so far (total 0 when unknown); `header`,
    * once the file's header is in: {name, tensors, bytesByType: [[type, bytes, tensors], ...]} */
   PROGRESS: 'progress',
-  /** {status, id, info, source: 'network'|'cache'|'file', streamed, threads, seconds} (`streamed`:
+  /** {status, id, info, tune: TuneInfo|null, source: 'network'|'cache'|'file', streamed, threads, seconds} (`streamed`:
    * the file went into the engine chunk by chunk, never whole in the worker's memory; false for a
    * download of unknown size, read whole first; `threads`: 1, or the size of the pool the matrix
    * products run on) */
@@ -59,6 +74,25 @@ export const Status = Object.freeze({
   MEMORY: 'memory',
   /** {status, id, why}: null when the file fits, else why not (in words) */
   FITS: 'fits',
+  /** {status, id, step, steps, loss, tokens, windows}: one fine-tuning step done (`loss`: mean
+   * cross-entropy over the windows, nats per token; `tokens`, `windows`: the text trained on) */
+  TUNE_STEP: 'tuneStep',
+  /** {status, id, steps, stepsAfterStop, seconds, tokensPerSec, stopped, tokens, windows, info}:
+   * fine-tuning ended (all steps, or STOP_TUNE) and the tuned weights are the model now
+   * (generation, scoring and inspection all use them). `steps`: steps done; `stepsAfterStop`:
+   * steps finished after STOP_TUNE arrived (at most 1), null without a stop; `info`: TuneInfo */
+  TUNED: 'tuned',
+  /** {status, id, info: TuneInfo}: the loaded weights are back */
+  TUNE_RESET: 'tuneReset',
+  /** {status, id, step, steps, loss, margin}: one preference step done (`margin`: mean over the
+   * pairs of the good completion's implicit reward minus the bad one's) */
+  PREFER_STEP: 'preferStep',
+  /** {status, id, pairs, steps, stepsAfterStop, seconds, stopped, rows: [{text, good, logpTuned,
+   * logpRef, reward}], info: TuneInfo}: preference tuning ended, the tuned weights are the model */
+  PREFERRED: 'preferred',
+  /** {status, id, bytes: ArrayBuffer, transferred}: the GGUF file (`transferred`: the engine's
+   * copy was moved to the page, not copied again) */
+  EXPORTED: 'exported',
   /** {status, id, command, message}: the command failed; the worker keeps its previous model */
   ERROR: 'error',
   /** {status, id, command, message, panic}: the engine trapped (a panic, memory exhausted) while
@@ -75,6 +109,14 @@ export const Status = Object.freeze({
  * @property {number} [seed]
  * @property {number} [topN] candidates reported per token
  * @property {boolean} [attention] report attention weights
+ */
+
+/**
+ * @typedef {object} TuneInfo
+ * @property {boolean} tuned the engine runs tuned weights (not the loaded ones)
+ * @property {number} trainable parameters that training changes
+ * @property {number} total parameters of the model
+ * @property {string} which which weights train, in words
  */
 
 /** Cache API bucket for downloaded weights; bump the version when the cached format changes. */

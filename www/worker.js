@@ -1,6 +1,6 @@
 // The model's worker: loads a GGUF (streamed into the engine chunk by chunk, with progress, written
-// to the Cache API on the way), owns the generation loop, and yields between tokens so that a Stop
-// message is handled within one token.
+// to the Cache API on the way), owns the generation and tuning loops, and yields between tokens
+// (and optimiser steps) so that a Stop message is handled within one token (or step).
 import { Command, Status, CACHE_NAME } from './protocol.js';
 
 // Threads: where the page is cross-origin isolated (shared memory allowed) and the threaded build
@@ -344,10 +344,101 @@ async function load(msg) {
   const candle = msg.kernels === 'candle';
   // throws on a bad file: the previous engine stays until the new one is built
   const got = msg.file || msg.bytes ? await engineFromFile(msg, candle) : await engineFromUrl(msg.url, { id: msg.id, expect: msg.expect, candle });
-  for (const state of running.values()) state.stop = true;
-  engine?.free();
+  stopGenerations();
+  engine?.free(); // a tuning under way on it ends at its next step (see tuneLoop)
   engine = got.engine;
-  post({ status: Status.LOADED, id: msg.id, info: engine.info(), source: got.source, streamed: got.streamed, threads, seconds: (performance.now() - t0) / 1000 });
+  post({ status: Status.LOADED, id: msg.id, info: engine.info(), tune: tuneInfo(), source: got.source, streamed: got.streamed, threads, seconds: (performance.now() - t0) / 1000 });
+}
+
+/** Every generation under way ends before its next token: the weights under it changed. */
+function stopGenerations() {
+  for (const state of running.values()) state.stop = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tuning: the engine exports a step API (start, step, stop); this loop owns the steps and yields
+// between them, so that STOP_TUNE (and any other request) is handled within one step.
+
+/** The tuning under way, or null: {kind: 'tune'|'prefer', engine, stop, stopAt, step}. */
+let tuning = null;
+
+/** The engine's TuneInfo, or null from a build without tuning. */
+const tuneInfo = () => (engine?.tuneInfo ? engine.tuneInfo() : null);
+
+function beginTuning(kind) {
+  const e = needEngine();
+  if (!e.finetuneStart) throw new Error('this build of the engine cannot fine-tune');
+  if (tuning) throw new Error(`${tuning.kind === 'prefer' ? 'a preference tuning' : 'a fine-tuning'} is already running: stop it first`);
+  return { kind, engine: e, stop: false, stopAt: null, step: 0, stepMs: 0 };
+}
+
+/**
+ * Runs `step()` (one optimiser step; returns {step, done, ...}) until done, or until STOP_TUNE,
+ * then calls `stop()`. Returns whether it was stopped. A model loaded meanwhile (the old engine
+ * is freed) ends it with an error: the tuning belonged to that model.
+ */
+async function tuneLoop(state, step, stop) {
+  tuning = state;
+  try {
+    for (;;) {
+      await yieldToMessages();
+      if (engine !== state.engine) throw new Error('another model was loaded: the tuning under way was dropped');
+      if (state.stop) { stop(); return true; }
+      const t0 = performance.now();
+      const s = step();
+      state.stepMs += performance.now() - t0;
+      state.step = s.step;
+      if (s.done) return false;
+    }
+  } finally {
+    if (tuning === state) tuning = null;
+  }
+}
+
+async function finetune(msg) {
+  const state = beginTuning('tune');
+  const e = state.engine;
+  const t0 = performance.now();
+  // refuses bad settings (and a model too large to train here) before touching any weight
+  const started = e.finetuneStart(msg.text, { steps: msg.steps, lr: msg.lr, seed: msg.seed ?? 0 });
+  const stopped = await tuneLoop(state, () => {
+    const s = e.finetuneStep();
+    post({ status: Status.TUNE_STEP, id: msg.id, step: s.step, steps: s.steps, loss: s.loss, tokens: started.tokens, windows: started.windows });
+    return s;
+  }, () => e.finetuneStop());
+  stopGenerations();
+  post({
+    status: Status.TUNED, id: msg.id, steps: state.step, stepsAfterStop: state.stopAt === null ? null : state.step - state.stopAt,
+    seconds: (performance.now() - t0) / 1000, tokensPerSec: state.stepMs ? (started.tokens * state.step) / (state.stepMs / 1000) : 0,
+    stopped, tokens: started.tokens, windows: started.windows, info: e.tuneInfo(),
+  });
+}
+
+async function prefer(msg) {
+  const state = beginTuning('prefer');
+  const e = state.engine;
+  const t0 = performance.now();
+  const started = e.preferStart(msg.prompt, msg.items, { steps: msg.steps, lr: msg.lr, beta: msg.beta, seed: msg.seed ?? 0 });
+  const stopped = await tuneLoop(state, () => {
+    const s = e.preferStep();
+    post({ status: Status.PREFER_STEP, id: msg.id, step: s.step, steps: s.steps, loss: s.loss, margin: s.margin });
+    return s;
+  }, () => (e.preferStop ? e.preferStop() : e.finetuneStop()));
+  stopGenerations();
+  post({
+    status: Status.PREFERRED, id: msg.id, pairs: started.pairs, steps: state.step, stepsAfterStop: state.stopAt === null ? null : state.step - state.stopAt,
+    seconds: (performance.now() - t0) / 1000, stopped, rows: e.preferReport(), info: e.tuneInfo(),
+  });
+}
+
+/** The GGUF of the weights in use, moved to the page (copied once more only when it is a view). */
+function exportTuned(msg) {
+  const e = needEngine();
+  if (!e.exportGguf) throw new Error('this build of the engine cannot export');
+  const u8 = e.exportGguf();
+  const whole = u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && u8.buffer instanceof ArrayBuffer;
+  const bytes = whole ? u8.buffer : u8.slice().buffer;
+  post({ status: Status.EXPORTED, id: msg.id, bytes, transferred: whole }, [bytes]);
 }
 
 /** slot -> {stop: boolean} for the generation loops now running */
@@ -443,6 +534,21 @@ self.onmessage = async ({ data: msg }) => {
       case Command.TOKENIZE:
         post({ status: Status.TOKENIZED, id: msg.id, ...needEngine().tokenize(msg.text) });
         break;
+      case Command.TUNE: await finetune(msg); break;
+      case Command.PREFER: await prefer(msg); break;
+      case Command.STOP_TUNE:
+        if (tuning && !tuning.stop) { tuning.stop = true; tuning.stopAt = tuning.step; }
+        break;
+      case Command.RESET_TUNE: {
+        const e = needEngine();
+        if (tuning) throw new Error('a tuning is running: stop it first');
+        if (!e.tuneReset) throw new Error('this build of the engine cannot fine-tune');
+        e.tuneReset();
+        stopGenerations();
+        post({ status: Status.TUNE_RESET, id: msg.id, info: e.tuneInfo() });
+        break;
+      }
+      case Command.EXPORT_TUNED: exportTuned(msg); break;
       case Command.INSPECT: {
         const ins = needEngine().inspect(msg.text, msg.channels ?? 64);
         post({ status: Status.INSPECTED, id: msg.id, ...ins }, transferables(ins));

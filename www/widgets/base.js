@@ -35,8 +35,18 @@ export class GptElement extends HTMLElement {
     if (!this.hasAttribute('no-autoload')) this.autoload();
   }
 
-  /** A (new) model is loaded: whatever runs for the old one is stale, its controls are usable. */
+  /**
+   * A (new) model is loaded, or the weights changed (fine-tuning, a reset): whatever runs for the
+   * old ones is stale, its controls are usable. A change this widget asked for itself (its request's
+   * `owner`) leaves its task running: `ownChange(m)` hears of it instead.
+   */
   modelArrived(m) {
+    if (m.change?.owner && m.change.owner === this) {
+      this.model = m;
+      this.controls();
+      this.ownChange(m);
+      return;
+    }
     this.generation++;
     this.model = m;
     this.controls();
@@ -100,13 +110,15 @@ export class GptElement extends HTMLElement {
 
   /** Fills the shadow root once; `data-t` (text), `data-t-label` (aria-label), `data-t-ph` (placeholder) are translated. */
   build() {}
-  /** A model finished loading (the first, or another): clear what came from the old one. */
+  /** A model finished loading (the first, or another), or its weights changed: clear what came from the old one. */
   modelChanged() {}
+  /** The weights changed at this widget's own request (it tuned or reset them). */
+  ownChange() {}
   /** Something failed; widgets show it in their status line. */
   failed(e) {
     const s = this.$('.status');
     // a request the engine's crash ended: say so, and that it is coming back
-    const text = e?.crash ? t('crash.widget', { message: e.crash.message }) : e?.message ?? String(e);
+    const text = e?.crash ? t(e.crash.tunedLost ? 'crash.widgetTuned' : 'crash.widget', { message: e.crash.message }) : e?.message ?? String(e);
     if (s) { s.textContent = text; s.classList.add('error'); }
   }
 
@@ -224,4 +236,60 @@ export function showPiece(p) {
 
 export function fmt(n, digits = 3) {
   return Number.isFinite(n) ? n.toFixed(digits) : '–';
+}
+
+/**
+ * A scored token (as <gpt-score> shows them): coloured by its log-probability `lp` given the
+ * tokens before it (darker = less likely; -8 nats and below are the darkest), with its numbers
+ * in its tooltip, its name and the details line; `data-logprob` holds the number itself.
+ */
+export function scoredToken(piece, lp) {
+  const s = document.createElement('span');
+  s.className = 'tok';
+  s.textContent = piece;
+  s.style.background = `rgba(var(--hot), ${(0.05 + 0.6 * Math.min(1, -(lp ?? 0) / 8)).toFixed(2)})`;
+  const vars = { piece: JSON.stringify(piece), lp: fmt(lp, 3), p: fmt(Math.exp(lp), 4) };
+  s.title = `${showPiece(piece)}: log p = ${vars.lp} (p = ${vars.p})`;
+  s.dataset.logprob = lp;
+  return withNumbers(s, 'tok.score', 'tok.score', vars);
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svgEl(name, attrs, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/**
+ * Draws a small line chart into `svg`, one point per step: `series` [{values, cls}] share one
+ * y-axis (labelled with its range, and 0 drawn when inside it); the x-axis runs over `steps`
+ * steps, so that the lines grow from the left as steps arrive. Hidden while there is no point.
+ */
+export function lineChart(svg, series, steps) {
+  const [W, H, L, R, T, B] = [320, 130, 44, 10, 8, 18];
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.replaceChildren();
+  const all = series.flatMap((s) => s.values).filter(Number.isFinite);
+  svg.toggleAttribute('hidden', !all.length); // no steps yet: no empty frame
+  if (!all.length) return;
+  let [lo, hi] = [Math.min(...all), Math.max(...all)];
+  if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
+  const n = Math.max(2, steps, ...series.map((s) => s.values.length));
+  const x = (i) => L + ((W - L - R) * i) / (n - 1);
+  const y = (v) => T + ((H - T - B) * (hi - v)) / (hi - lo);
+  svg.append(svgEl('path', { class: 'axis', d: `M${L} ${T}V${H - B}H${W - R}` }));
+  if (lo < 0 && hi > 0) svg.append(svgEl('path', { class: 'zero', d: `M${L} ${y(0)}H${W - R}` }));
+  svg.append(svgEl('text', { x: L - 4, y: T + 8, 'text-anchor': 'end' }, fmt(hi, 2)));
+  svg.append(svgEl('text', { x: L - 4, y: H - B, 'text-anchor': 'end' }, fmt(lo, 2)));
+  svg.append(svgEl('text', { x: L, y: H - 4, 'text-anchor': 'start' }, '1'));
+  svg.append(svgEl('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }, String(n)));
+  for (const s of series) {
+    const pts = s.values.map((v, i) => [x(i), y(v)]).filter(([, py]) => Number.isFinite(py));
+    if (!pts.length) continue;
+    svg.append(svgEl('polyline', { class: `line ${s.cls}`, points: pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ') }));
+    for (const [a, b] of pts) svg.append(svgEl('circle', { class: `dot ${s.cls}`, cx: a.toFixed(1), cy: b.toFixed(1), r: 2 }));
+  }
 }

@@ -27,10 +27,11 @@ export class GptModel extends GptElement {
 
   build() {
     // the engine crashed somewhere on the page: say so here, and what came of the restart
-    onCrash(({ message, reloaded }) => {
+    onCrash(({ message, reloaded, tunedLost }) => {
       this.showCrash('crash.restarting', { message });
       reloaded.then(
-        (m) => (m ? this.showCrash('crash.reloaded', { message, name: m.name }) : this.showCrash('crash.restarted', { message })),
+        // fine-tuned weights lived only in the dead engine: what came back is the file as it was loaded
+        (m) => (m ? this.showCrash(tunedLost ? 'crash.reloadedTuned' : 'crash.reloaded', { message, name: m.name }) : this.showCrash('crash.restarted', { message })),
         (e) => this.showCrash('crash.failed', { message, error: e.message }),
       );
     });
@@ -50,6 +51,7 @@ export class GptModel extends GptElement {
         <p class="notice error" role="alert" hidden></p>
         <div class="ask row" role="alert" hidden><span class="ask-text"></span>
           <button class="ask-yes" data-t="model.askYes"></button> <button class="ask-no secondary" data-t="model.askNo"></button></div>
+        <p class="tuned-note" role="status" hidden></p>
         <div class="card-body" hidden>
           <div class="cols2">
             <div>
@@ -204,6 +206,9 @@ export class GptModel extends GptElement {
     const { config: c, params: p } = m.info;
     const threads = m.threads > 1 ? t('model.threads.n', { n: m.threads }) : t('model.threads.1');
     this.status(t('model.loaded', { name: m.name, source: t(`model.source.${m.source}`), seconds: fmt(m.seconds, 2), threads }));
+    const note = this.$('.tuned-note');
+    note.hidden = !m.tuned;
+    note.textContent = m.tuned ? t('model.tuned', { which: m.tune?.which ?? '' }) : '';
     this.$('.card-body').hidden = false;
     if (m.url) this.$('.pick').value = m.url;
     const rows = [['model.layers', c.n_layer], ['model.heads', c.n_head], ['model.width', c.n_embd], ['model.ff', c.n_ff],

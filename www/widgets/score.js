@@ -1,7 +1,7 @@
 // <gpt-score>: how natural is a sentence? Two sentences scored side by side: each token's
 // log-probability given the ones before it, the total, and the perplexity. Each token's numbers
 // are in its name and, when it is focused or tapped, in the details line.
-import { GptElement, withNumbers, showPiece, fmt } from './base.js';
+import { GptElement, scoredToken, fmt } from './base.js';
 import { t } from '../i18n.js';
 import { score } from '../client.js';
 
@@ -63,18 +63,7 @@ export class GptScore extends GptElement {
         }
         results.push(r);
         if (!r) continue;
-        r.pieces.forEach((p, i) => {
-          const s = document.createElement('span');
-          s.className = 'tok';
-          s.textContent = p;
-          const lp = r.logprobs[i];
-          // darker = less likely; -8 nats and below are the darkest
-          s.style.background = `rgba(var(--hot), ${(0.05 + 0.6 * Math.min(1, -(lp ?? 0) / 8)).toFixed(2)})`;
-          const vars = { piece: JSON.stringify(p), lp: fmt(lp, 3), p: fmt(Math.exp(lp), 4) };
-          s.title = `${showPiece(p)}: log p = ${vars.lp} (p = ${vars.p})`;
-          s.dataset.logprob = lp;
-          out.append(withNumbers(s, 'tok.score', 'tok.score', vars));
-        });
+        r.pieces.forEach((p, i) => out.append(scoredToken(p, r.logprobs[i])));
         sum.textContent = t('score.sum', { total: fmt(r.total, 2), n: r.tokens.length, ppl: fmt(r.perplexity, 2) });
       }
       const [a, b] = results;

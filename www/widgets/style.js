@@ -46,5 +46,30 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 canvas { max-width: 100%; }
 .drop { border: 2px dashed var(--border); border-radius: 6px; padding: 0.4rem; }
 .drop.over { border-color: var(--accent); }
+h4 { margin: 0.4rem 0 0.2rem; font-size: 0.95rem; }
+.side .sum { margin: 0.3rem 0; }
+.tuned-note { border-left: 3px solid rgb(var(--hot)); padding-left: 0.5rem; }
+svg.chart { display: block; width: 100%; max-width: 28rem; height: auto; }
+svg.chart text { font: 10px ui-monospace, monospace; fill: var(--muted); }
+svg.chart .axis, svg.chart .zero { fill: none; stroke: var(--border); }
+svg.chart .zero { stroke-dasharray: 3 3; }
+svg.chart .line { fill: none; stroke-width: 1.5; }
+svg.chart .loss { stroke: rgb(var(--hot)); fill: rgb(var(--hot)); }
+svg.chart .margin { stroke: rgb(var(--cool)); fill: rgb(var(--cool)); }
+svg.chart polyline.line { fill: none; }
+.key { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; vertical-align: -0.05em; }
+.key.loss { background: rgb(var(--hot)); }
+.key.margin { background: rgb(var(--cool)); }
+.scroll { overflow-x: auto; max-width: 100%; }
+button.rate { min-width: 2.2rem; font-weight: 600; background: var(--bg); color: var(--fg); border-color: var(--border); }
+button.rate.good[aria-pressed=true] { background: #1a7f37; border-color: #1a7f37; color: #fff; }
+button.rate.bad[aria-pressed=true] { background: var(--err); border-color: var(--err); color: #fff; }
+@media (prefers-color-scheme: dark) { button.rate.good[aria-pressed=true], button.rate.bad[aria-pressed=true] { color: #0d1117; } button.rate.good[aria-pressed=true] { background: #56d364; border-color: #56d364; } }
+ol.completions { list-style: none; padding: 0; margin: 0.4rem 0; display: grid; gap: 0.35rem; }
+ol.completions li { display: flex; gap: 0.4rem; align-items: flex-start; flex-wrap: wrap; }
+ol.completions .tokens { flex: 1 1 14rem; min-height: 0; min-width: 0; }
+ol.completions .seedno { font: 12px ui-monospace, monospace; color: var(--muted); min-width: 3.5rem; padding-top: 0.4rem; }
+caption { text-align: left; padding: 0.2rem 0; }
+td.text { min-width: 12rem; max-width: 22rem; font-family: ui-monospace, monospace; white-space: pre-wrap; word-break: break-word; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `);
