@@ -339,7 +339,20 @@ say('## Fine-tuning (chapter section 6)\n');
   say(`| native x86-64 CLI (\`inside-gpt finetune\`), one thread | ${nativeSeconds.toFixed(2)} | ${rate(nativeSeconds).toFixed(0)} | 1.00 |`);
   say(`| Chromium worker, wasm simd128 | ${inBrowser.seconds.toFixed(2)} | ${rate(inBrowser.seconds).toFixed(0)} | ${(nativeSeconds / inBrowser.seconds).toFixed(2)} |`);
   say(`\nLosses ${same ? 'identical bit for bit' : 'DIFFERENT'} natively and in the browser: ${inBrowser.losses[0].toFixed(4)} at the first step, ${inBrowser.losses.at(-1).toFixed(4)} at the last.\n`);
-  goals.tune = { ratio: nativeSeconds / inBrowser.seconds, seconds: inBrowser.seconds, same };
+  // the reader's wait: from pressing Train in <gpt-finetune> (its defaults) to the after view
+  const page = await h.page.context().newPage();
+  await page.goto(`${h.origin}/index.html#rlhf`);
+  const ft = page.locator('gpt-finetune');
+  await ft.locator('.train:not([disabled])').waitFor({ timeout: 120000 });
+  const t0 = Date.now();
+  await ft.locator('.train').click();
+  await ft.locator('.side[data-side="after"] .held-sum', { hasText: /perplexity/ }).waitFor({ timeout: 120000 });
+  await ft.locator('.side[data-side="after"] .sample .gen').first().waitFor({ timeout: 120000 });
+  const wait = (Date.now() - t0) / 1000;
+  await page.close();
+  say(`From pressing Train in \`<gpt-finetune>\` (its default text and ${STEPS} steps) to the after view (the taught text and the held-out slice scored, the same-seed generation shown): ${wait.toFixed(2)} s.\n`);
+  say('A fine-tune of GPT-2 124M is refused in the browser (fine-tuning holds 20 bytes a parameter: 2.5 GB for 124M; the limit is 20M parameters), so its memory is not measured.\n');
+  goals.tune = { ratio: nativeSeconds / inBrowser.seconds, seconds: inBrowser.seconds, same, wait };
 }
 
 // --- time to first token and size
@@ -421,6 +434,7 @@ for (const [k, name] of [['124m', 'GPT-2 124M Q4_K_M'], ['xl', 'GPT-2 XL Q4_K_M'
   row(`${name}: peak memory during load <= 1.5x the file (Chromium's resident memory)`, m ? `${(m.rssLoad / m.file).toFixed(2)}x` : 'n/a', m ? m.rssLoad / m.file <= 1.5 : null);
 }
 row('fine-tuning in a Chromium worker >= half the native single-thread rate', goals.tune ? `${goals.tune.ratio.toFixed(2)}x native, losses ${goals.tune.same ? 'identical' : 'different'}` : 'n/a', goals.tune ? goals.tune.ratio >= 0.5 && goals.tune.same : null);
+row('from Train to the after view <= 5 s (default fine-tune)', goals.tune?.wait ? `${goals.tune.wait.toFixed(2)} s` : 'n/a', goals.tune?.wait ? goals.tune.wait <= 5 : null);
 const g2 = goals.decode.gpt2;
 row('GPT-2 124M Q8_0 decode >= 20 tokens/s', g2 ? `${g2.tokS.toFixed(1)} tokens/s` : 'n/a', g2 ? g2.tokS >= 20 : null);
 row('cold first token <= 1.5 s, default model', goals.coldSeconds ? `${goals.coldSeconds.toFixed(2)} s` : 'n/a', goals.coldSeconds ? goals.coldSeconds <= 1.5 : null);
