@@ -331,7 +331,8 @@ say('## Fine-tuning (chapter section 6)\n');
     w.terminate();
     return out;
   }, { text: TEXT, steps: STEPS });
-  const same = nativeLosses.length === inBrowser.losses.length && nativeLosses.every((l, i) => l === inBrowser.losses[i]);
+  // the CLI prints each f32 loss in its shortest decimal form: read back to f32, it is that f32
+  const same = nativeLosses.length === inBrowser.losses.length && nativeLosses.every((l, i) => Math.fround(l) === Math.fround(inBrowser.losses[i]));
   const rate = (sec) => (tokens * STEPS) / sec;
   say(`The default model (2.2M parameters, every weight trained as f32), the tiger text (${tokens} tokens, one window), ${STEPS} AdamW steps at lr 1e-3; each step a forward and backward pass over the whole text.\n`);
   say('| where | seconds for the steps | training tokens/s | vs native |');
