@@ -95,8 +95,12 @@ impl Tokenizer {
             let Some((a, b)) = m.split_once(' ') else { bail!("tokenizer merge {m:?} is not two tokens") };
             pairs.push((a.to_string(), b.to_string()));
         }
+        // no word cache: tokenizers 0.23 keeps it in a thread-local map keyed by the BPE's id and
+        // never removes an entry when the BPE is dropped, so every model loaded in the worker
+        // would leave its cache behind (the soak found it); our texts are short
         let bpe = BPE::builder()
             .vocab_and_merges(vocab, pairs)
+            .cache_capacity(0)
             .build()
             .map_err(|e| Error(format!("tokenizer: {e}")))?;
         let mut inner = HfTokenizer::new(bpe);

@@ -31,6 +31,44 @@ pub fn last_panic() -> Option<String> {
     LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
+/// The system allocator, counting the bytes allocated and not yet freed: the soak's leak check
+/// reads them (`heapBytes`), since the wasm memory itself only ever grows, to the allocator's
+/// high-water mark, which depends on fragmentation as much as on what is held.
+struct Counting;
+
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(l) };
+        if !p.is_null() {
+            LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(p, l) };
+        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new: usize) -> *mut u8 {
+        let q = unsafe { std::alloc::System.realloc(p, l, new) };
+        if !q.is_null() {
+            LIVE.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
+            LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes the engine holds on its heap now (allocated and not freed).
+#[wasm_bindgen(js_name = heapBytes)]
+pub fn heap_bytes() -> f64 {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed) as f64
+}
+
 /// Bytes of wasm memory now (the engine's whole heap, weights included).
 #[wasm_bindgen(js_name = memoryBytes)]
 pub fn memory_bytes() -> f64 {

@@ -218,6 +218,8 @@ export const step = (slot, token) => request({ command: Command.STEP, slot, toke
 export const score = (text, context) => request({ command: Command.SCORE, text, context });
 /** The engine's wasm memory in bytes. */
 export const memory = () => request({ command: Command.MEMORY }).then((m) => m.wasmBytes);
+/** {wasmBytes, heapBytes}: the wasm memory, and the bytes the engine's heap holds now. */
+export const memoryDetail = () => request({ command: Command.MEMORY }).then(({ wasmBytes, heapBytes }) => ({ wasmBytes, heapBytes }));
 /** Null when a model file of `bytes` can load beside the engine now, else why not (asked before a download). */
 export const wontFit = (bytes) => request({ command: Command.FITS, bytes }).then((m) => m.why);
 /** Tests only: the `steps`-th step from now (default 1) traps the engine ('panic' or 'oom'). */

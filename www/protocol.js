@@ -70,7 +70,7 @@ export const Status = Object.freeze({
   INSPECTED: 'inspected',
   /** {status, id, tokens, pieces} */
   TOKENIZED: 'tokenized',
-  /** {status, id, wasmBytes}: the engine's wasm memory */
+  /** {status, id, wasmBytes, heapBytes}: the engine's wasm memory, and the bytes its heap holds now */
   MEMORY: 'memory',
   /** {status, id, why}: null when the file fits, else why not (in words) */
   FITS: 'fits',

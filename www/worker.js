@@ -14,7 +14,7 @@ const params = new URL(import.meta.url).searchParams;
 const asked = Number(params.get('threads')) || Math.min((navigator.hardwareConcurrency || 1) - 1, 8);
 /** Commands that exist for tests only (making the engine trap) are refused without this. */
 const testHooks = params.has('test-hooks');
-let Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, wontFit;
+let Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit;
 let threads = 1;
 async function boot() {
   let pkg = null;
@@ -30,8 +30,10 @@ async function boot() {
     pkg = await import('./pkg/inside_gpt.js');
     await pkg.default();
   }
-  ({ Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, wontFit } = pkg);
+  ({ Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit } = pkg);
 }
+/** Bytes per piece the engine takes (see streamEngine). */
+const STAGE = 1 << 20;
 const ready = boot();
 /** @type {import('./pkg/inside_gpt.js').Engine|null} */
 let engine = null;
@@ -147,6 +149,25 @@ async function streamEngine(body, size, { id, source, label, expect, candle, cop
   let header = null;
   let lastPost = 0;
   const progress = () => post({ status: Status.PROGRESS, id, loaded, total: size, source, header: header ?? undefined });
+  // The engine takes the file in pieces of exactly STAGE bytes (the last one shorter), whatever
+  // sizes the network or the disk hands over: each push makes one allocation of the piece's size
+  // in wasm memory, so equal pieces give every load of a file the same allocations, and the
+  // engine's memory the same layout (with chunks of varying sizes its high-water mark wandered
+  // from one load to the next).
+  const stage = new Uint8Array(Math.min(STAGE, Math.max(size, 1)));
+  let staged = 0;
+  const flush = () => {
+    if (staged) loading.push(stage.subarray(0, staged));
+    staged = 0;
+  };
+  const stagePush = (chunk) => {
+    for (let at = 0; at < chunk.length;) {
+      const n = Math.min(chunk.length - at, stage.length - staged);
+      stage.set(chunk.subarray(at, at + n), staged);
+      [staged, at] = [staged + n, at + n];
+      if (staged === stage.length) flush();
+    }
+  };
   try {
     for (;;) {
       let r;
@@ -166,13 +187,14 @@ async function streamEngine(body, size, { id, source, label, expect, candle, cop
         e.overflow = true;
         throw e;
       }
-      loading.push(chunk); // throws on a bad header as soon as the header's bytes are in
+      stagePush(chunk); // throws on a bad header as soon as the header's bytes are in
       loaded += chunk.length;
       if (copy) await copy(chunk);
       const now = performance.now();
       if (!header && (header = loading.header())) { progress(); lastPost = now; } // which types, at once
       if (!quiet && now - lastPost > 50) { progress(); lastPost = now; }
     }
+    flush();
     progress();
     if (expect?.bytes && loaded !== expect.bytes) {
       throw new Error(`${label} is ${loaded} bytes, but the site lists it as ${expect.bytes}: a stale or broken copy (reload the page)`);
@@ -524,7 +546,7 @@ self.onmessage = async ({ data: msg }) => {
         break;
       case Command.MEMORY:
         await ready;
-        post({ status: Status.MEMORY, id: msg.id, wasmBytes: memoryBytes() });
+        post({ status: Status.MEMORY, id: msg.id, wasmBytes: memoryBytes(), heapBytes: heapBytes() });
         break;
       case Command.FAIL_NEXT_STEP:
         if (!testHooks) throw new Error('failNextStep is a test command: start the worker with ?test-hooks');
