@@ -566,51 +566,64 @@ fn f16_le(b: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
-/// Q4_0: 18-byte blocks, values (q - 8) * d.
+/// The loop the 32-value formats share: per block, `values(block)` gives its 32 weights as two
+/// i8x16 (values 0..16, 16..32), the f16 scale sits at byte 0 and, for Q4_1/Q5_1, the f16
+/// minimum m at byte 2, which enters as `min_term` takes it (dmin = -m over mn = 1).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub fn row_q4_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f32 {
+#[inline(always)]
+unsafe fn row_legacy_simd128<const BB: usize, const MINS: bool>(
+    row: &[u8],
+    xs: &[f32],
+    xq: &[i16],
+    sums: &[i32],
+    values: impl Fn(&[u8]) -> (core::arch::wasm32::v128, core::arch::wasm32::v128),
+) -> f32 {
     use core::arch::wasm32::*;
-    const BB: usize = 18;
     let nb = row.len() / BB;
-    assert!(xs.len() >= nb && xq.len() >= nb * QK);
-    unsafe {
-        let mut acc = f32x4_splat(0.0);
-        let (m4, eight) = (u8x16_splat(15), i8x16_splat(8));
-        for b in 0..nb {
-            let blk = &row[b * BB..(b + 1) * BB];
-            let q = v128_load(blk.as_ptr().add(2) as *const v128);
-            let lo = i8x16_sub(v128_and(q, m4), eight);
-            let hi = i8x16_sub(u8x16_shr(q, 4), eight);
-            let x = xq.as_ptr().add(b * QK);
-            let s = i32x4_add(dot16_i8(lo, x), dot16_i8(hi, x.add(16)));
-            let d = f32x4_splat(f16_le(blk, 0) * *xs.get_unchecked(b));
-            acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
+    assert!(xs.len() >= nb && xq.len() >= nb * QK && (!MINS || sums.len() >= 2 * nb));
+    let mut acc = f32x4_splat(0.0);
+    let mut accm = 0f32;
+    for b in 0..nb {
+        let blk = &row[b * BB..(b + 1) * BB];
+        let (lo, hi) = values(blk);
+        let x = unsafe { xq.as_ptr().add(b * QK) };
+        let s = unsafe { i32x4_add(dot16_i8(lo, x), dot16_i8(hi, x.add(16))) };
+        let dx = xs[b];
+        acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16_le(blk, 0) * dx), f32x4_convert_i32x4(s)));
+        if MINS {
+            accm += (-f16_le(blk, 2) * dx) * (sums[2 * b] + sums[2 * b + 1]) as f32;
         }
+    }
+    if MINS {
+        hsum(acc) - accm
+    } else {
         hsum(acc)
     }
 }
 
-/// Q4_1: 20-byte blocks, values q * d + m (m as `min_term` takes it: dmin = -m over mn = 1).
+/// Q4_0: 18-byte blocks, values (q - 8) * d.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q4_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    let (m4, eight) = (u8x16_splat(15), i8x16_splat(8));
+    unsafe {
+        row_legacy_simd128::<18, false>(row, xs, xq, sums, |blk| {
+            let q = v128_load(blk.as_ptr().add(2) as *const v128);
+            (i8x16_sub(v128_and(q, m4), eight), i8x16_sub(u8x16_shr(q, 4), eight))
+        })
+    }
+}
+
+/// Q4_1: 20-byte blocks, values q * d + m.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub fn row_q4_1_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
     use core::arch::wasm32::*;
-    const BB: usize = 20;
-    let nb = row.len() / BB;
-    assert!(xs.len() >= nb && xq.len() >= nb * QK && sums.len() >= 2 * nb);
+    let m4 = u8x16_splat(15);
     unsafe {
-        let mut acc = f32x4_splat(0.0);
-        let mut accm = 0f32;
-        let m4 = u8x16_splat(15);
-        for b in 0..nb {
-            let blk = &row[b * BB..(b + 1) * BB];
+        row_legacy_simd128::<20, true>(row, xs, xq, sums, |blk| {
             let q = v128_load(blk.as_ptr().add(4) as *const v128);
-            let x = xq.as_ptr().add(b * QK);
-            let s = i32x4_add(dot16_i8(v128_and(q, m4), x), dot16_i8(u8x16_shr(q, 4), x.add(16)));
-            let dx = *xs.get_unchecked(b);
-            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16_le(blk, 0) * dx), f32x4_convert_i32x4(s)));
-            accm += (-f16_le(blk, 2) * dx) * (sums[2 * b] + sums[2 * b + 1]) as f32;
-        }
-        hsum(acc) - accm
+            (v128_and(q, m4), u8x16_shr(q, 4))
+        })
     }
 }
 
@@ -629,25 +642,15 @@ unsafe fn q5_high_bits(qh: u32) -> (core::arch::wasm32::v128, core::arch::wasm32
 
 /// Q5_0: 22-byte blocks, values (q - 16) * d with q's fifth bit in `qh`.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub fn row_q5_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f32 {
+pub fn row_q5_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
     use core::arch::wasm32::*;
-    const BB: usize = 22;
-    let nb = row.len() / BB;
-    assert!(xs.len() >= nb && xq.len() >= nb * QK);
+    let (m4, off) = (u8x16_splat(15), i8x16_splat(16));
     unsafe {
-        let mut acc = f32x4_splat(0.0);
-        let (m4, off) = (u8x16_splat(15), i8x16_splat(16));
-        for b in 0..nb {
-            let blk = &row[b * BB..(b + 1) * BB];
+        row_legacy_simd128::<22, false>(row, xs, xq, sums, |blk| {
             let (h0, h1) = q5_high_bits(u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]));
             let q = v128_load(blk.as_ptr().add(6) as *const v128);
-            let lo = i8x16_sub(v128_or(v128_and(q, m4), h0), off);
-            let hi = i8x16_sub(v128_or(u8x16_shr(q, 4), h1), off);
-            let x = xq.as_ptr().add(b * QK);
-            let s = i32x4_add(dot16_i8(lo, x), dot16_i8(hi, x.add(16)));
-            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16_le(blk, 0) * *xs.get_unchecked(b)), f32x4_convert_i32x4(s)));
-        }
-        hsum(acc)
+            (i8x16_sub(v128_or(v128_and(q, m4), h0), off), i8x16_sub(v128_or(u8x16_shr(q, 4), h1), off))
+        })
     }
 }
 
@@ -655,24 +658,13 @@ pub fn row_q5_0_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f3
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub fn row_q5_1_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
     use core::arch::wasm32::*;
-    const BB: usize = 24;
-    let nb = row.len() / BB;
-    assert!(xs.len() >= nb && xq.len() >= nb * QK && sums.len() >= 2 * nb);
+    let m4 = u8x16_splat(15);
     unsafe {
-        let mut acc = f32x4_splat(0.0);
-        let mut accm = 0f32;
-        let m4 = u8x16_splat(15);
-        for b in 0..nb {
-            let blk = &row[b * BB..(b + 1) * BB];
+        row_legacy_simd128::<24, true>(row, xs, xq, sums, |blk| {
             let (h0, h1) = q5_high_bits(u32::from_le_bytes([blk[4], blk[5], blk[6], blk[7]]));
             let q = v128_load(blk.as_ptr().add(8) as *const v128);
-            let x = xq.as_ptr().add(b * QK);
-            let s = i32x4_add(dot16_i8(v128_or(v128_and(q, m4), h0), x), dot16_i8(v128_or(u8x16_shr(q, 4), h1), x.add(16)));
-            let dx = *xs.get_unchecked(b);
-            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16_le(blk, 0) * dx), f32x4_convert_i32x4(s)));
-            accm += (-f16_le(blk, 2) * dx) * (sums[2 * b] + sums[2 * b + 1]) as f32;
-        }
-        hsum(acc) - accm
+            (v128_or(v128_and(q, m4), h0), v128_or(u8x16_shr(q, 4), h1))
+        })
     }
 }
 
