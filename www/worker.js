@@ -384,12 +384,11 @@ function stopGenerations() {
 /** The tuning under way, or null: {kind: 'tune'|'prefer', engine, stop, stopAt, step}. */
 let tuning = null;
 
-/** The engine's TuneInfo, or null from a build without tuning. */
-const tuneInfo = () => (engine?.tuneInfo ? engine.tuneInfo() : null);
+/** The engine's TuneInfo (null before a model is loaded). */
+const tuneInfo = () => engine?.tuneInfo() ?? null;
 
 function beginTuning(kind) {
   const e = needEngine();
-  if (!e.finetuneStart) throw new Error('this build of the engine cannot fine-tune');
   if (tuning) throw new Error(`${tuning.kind === 'prefer' ? 'a preference tuning' : 'a fine-tuning'} is already running: stop it first`);
   return { kind, engine: e, stop: false, stopAt: null, step: 0, stepMs: 0 };
 }
@@ -445,7 +444,7 @@ async function prefer(msg) {
     const s = e.preferStep();
     post({ status: Status.PREFER_STEP, id: msg.id, step: s.step, steps: s.steps, loss: s.loss, margin: s.margin });
     return s;
-  }, () => (e.preferStop ? e.preferStop() : e.finetuneStop()));
+  }, () => e.finetuneStop()); // ends either kind of run
   stopGenerations();
   post({
     status: Status.PREFERRED, id: msg.id, pairs: started.pairs, steps: state.step, stepsAfterStop: state.stopAt === null ? null : state.step - state.stopAt,
@@ -456,7 +455,6 @@ async function prefer(msg) {
 /** The GGUF of the weights in use, moved to the page (copied once more only when it is a view). */
 function exportTuned(msg) {
   const e = needEngine();
-  if (!e.exportGguf) throw new Error('this build of the engine cannot export');
   const u8 = e.exportGguf();
   const whole = u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && u8.buffer instanceof ArrayBuffer;
   const bytes = whole ? u8.buffer : u8.slice().buffer;
@@ -564,7 +562,6 @@ self.onmessage = async ({ data: msg }) => {
       case Command.RESET_TUNE: {
         const e = needEngine();
         if (tuning) throw new Error('a tuning is running: stop it first');
-        if (!e.tuneReset) throw new Error('this build of the engine cannot fine-tune');
         e.tuneReset();
         stopGenerations();
         post({ status: Status.TUNE_RESET, id: msg.id, info: e.tuneInfo() });
