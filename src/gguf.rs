@@ -687,6 +687,16 @@ impl Writer {
         Ok(self)
     }
 
+    /// Adds a tensor from blocks already in `dtype`'s form (a loaded file's, kept as they are).
+    pub fn blocks(&mut self, name: &str, dims: &[usize], dtype: DType, bytes: Vec<u8>) -> Result<&mut Self> {
+        let n = dims.iter().product::<usize>() as u64;
+        if dtype.bytes_for(n) != bytes.len() as u64 || dims.first().is_some_and(|d| d % dtype.block_len() != 0) {
+            bail!("tensor {name}: {} bytes are not whole rows of {n} {} values", bytes.len(), dtype.name());
+        }
+        self.tensors.push((name.to_string(), dims.to_vec(), dtype, bytes));
+        Ok(self)
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let align = |n: usize| n.div_ceil(DEFAULT_ALIGNMENT) * DEFAULT_ALIGNMENT;
         let mut offset = 0usize;

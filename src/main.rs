@@ -553,7 +553,7 @@ fn tune_options(args: &Args) -> Result<inside_gpt::tune::TuneOptions> {
 fn run_tune(args: &Args, model: &Model, tuner: &mut inside_gpt::tune::Tuner) -> Result<()> {
     let t0 = std::time::Instant::now();
     loop {
-        let r = tuner.step()?;
+        let r = tuner.step(&model.gpt)?;
         match r.margin {
             Some(m) => eprintln!("step {}/{}: loss {:.4}, margin {:.4}", r.step, r.steps, r.loss, m),
             None => eprintln!("step {}/{}: loss {:.4}", r.step, r.steps, r.loss),
@@ -567,18 +567,26 @@ fn run_tune(args: &Args, model: &Model, tuner: &mut inside_gpt::tune::Tuner) -> 
     }
     eprintln!("{:.2} s", t0.elapsed().as_secs_f64());
     if let Ok(out) = args.str("out") {
-        let bytes = tuner.w.to_gguf(&model.tokenizer, DType::F32, &format!("{} (fine-tuned)", model.info.name))?;
+        let bytes = tuner.to_gguf(&model.gpt, &model.tokenizer, &format!("{} (fine-tuned)", model.info.name))?;
         std::fs::write(out, &bytes).map_err(|e| Error(format!("cannot write {out}: {e}")))?;
         eprintln!("wrote {out}: {} bytes", bytes.len());
     }
     Ok(())
 }
 
+/// The browser's choice of what trains (every weight of a small model, the norms and biases of a
+/// large one), said on stderr.
+fn new_tuner(model: &Model) -> Result<inside_gpt::tune::Tuner> {
+    let trains = inside_gpt::tune::Trains::for_params(model.info.params.total);
+    let tuner = inside_gpt::tune::Tuner::new(&model.gpt, trains)?;
+    eprintln!("training {:?}: {} of {} parameters", trains, tuner.trainable(), model.info.params.total);
+    Ok(tuner)
+}
+
 /// `inside-gpt finetune`: the browser's fine-tune (the same steps, the same losses).
 fn finetune_cmd(args: &Args) -> Result<()> {
     let model = load(args)?;
-    inside_gpt::tune::check_size(model.info.params.total)?;
-    let mut tuner = inside_gpt::tune::Tuner::new(model.gpt.to_weights()?)?;
+    let mut tuner = new_tuner(&model)?;
     let plan = tuner.teach(&model.tokenizer, args.str("text")?, tune_options(args)?)?;
     eprintln!("{} tokens in {} windows, {} steps", plan.tokens, plan.windows, plan.steps);
     run_tune(args, &model, &mut tuner)
@@ -588,14 +596,13 @@ fn finetune_cmd(args: &Args) -> Result<()> {
 /// each a list separated by `|`.
 fn prefer_cmd(args: &Args) -> Result<()> {
     let model = load(args)?;
-    inside_gpt::tune::check_size(model.info.params.total)?;
-    let mut tuner = inside_gpt::tune::Tuner::new(model.gpt.to_weights()?)?;
+    let mut tuner = new_tuner(&model)?;
     let rated = |k: &str, good: bool| args.str(k).map(|s| s.split('|').map(|t| inside_gpt::tune::Rated { text: t.to_string(), good }).collect::<Vec<_>>());
     let items: Vec<_> = rated("good", true)?.into_iter().chain(rated("bad", false)?).collect();
-    let plan = tuner.prefer(&model.tokenizer, args.str("prompt")?, &items, tune_options(args)?)?;
+    let plan = tuner.prefer(&model.gpt, &model.tokenizer, args.str("prompt")?, &items, tune_options(args)?)?;
     eprintln!("{} completions, {} pairs, {} steps", plan.windows, plan.pairs, plan.steps);
     run_tune(args, &model, &mut tuner)?;
-    for r in tuner.report()? {
+    for r in tuner.report(&model.gpt)? {
         eprintln!("{} {:?}: log p tuned {:.3}, reference {:.3}, reward {:.3}", if r.good { "+" } else { "-" }, r.text, r.logp_tuned, r.logp_ref, r.reward);
     }
     Ok(())

@@ -702,6 +702,12 @@ impl Gpt2 {
     /// Every weight as f32 (quantized ones decoded), in `Weights::layout` order: what fine-tuning
     /// starts from.
     pub fn to_weights(&self) -> Result<Weights> {
+        self.weights_where(&|_, _| true)
+    }
+
+    /// `to_weights` with only the tensors `keep(layout index, dims)` picks; the others are left
+    /// empty (what a partial fine-tune trains, the rest read frozen from the model).
+    pub fn weights_where(&self, keep: &dyn Fn(usize, &[usize]) -> bool) -> Result<Weights> {
         fn vals(t: &Tensor) -> Result<Vec<f32>> {
             Ok(t.flatten_all()?.to_vec1::<f32>()?)
         }
@@ -716,7 +722,11 @@ impl Gpt2 {
             }
         }
         let mut tensors = Vec::new();
-        for (name, dims) in Weights::layout(&self.cfg) {
+        for (i, (name, dims)) in Weights::layout(&self.cfg).into_iter().enumerate() {
+            if !keep(i, &dims) {
+                tensors.push((name, dims, Vec::new()));
+                continue;
+            }
             let v = match name.as_str() {
                 "token_embd.weight" => match &self.wte {
                     TokenEmbedding::Dense(t) => vals(t)?,
@@ -759,6 +769,112 @@ impl Gpt2 {
             map.insert(name.clone(), Tensor::from_slice(v, shape, &Device::Cpu)?);
         }
         Self::from_tensors(&w.cfg, &map)
+    }
+
+    /// Writes every non-empty vector (1-D tensor) of `w` into the model: the norms and biases a
+    /// partial fine-tune trained, or the loaded ones back (Reset).
+    pub fn set_vectors(&mut self, w: &Weights) -> Result<()> {
+        let ix = crate::tune::TensorIdx::of(&self.cfg);
+        let set = |t: &mut Tensor, i: usize| -> Result<()> {
+            let v = &w.tensors[i].2;
+            if !v.is_empty() {
+                *t = Tensor::from_slice(v, v.len(), &Device::Cpu)?;
+            }
+            Ok(())
+        };
+        for (b, l) in self.blocks.iter_mut().zip(&ix.layers) {
+            set(&mut b.ln_1.w, l.ln1_w)?;
+            set(&mut b.ln_1.b, l.ln1_b)?;
+            set(&mut b.attn.c_attn.b, l.qkv_b)?;
+            set(&mut b.attn.c_proj.b, l.proj_b)?;
+            set(&mut b.ln_2.w, l.ln2_w)?;
+            set(&mut b.ln_2.b, l.ln2_b)?;
+            set(&mut b.mlp.c_fc.b, l.fc_b)?;
+            set(&mut b.mlp.c_proj.b, l.down_b)?;
+        }
+        set(&mut self.ln_f.w, ix.lnf_w)?;
+        set(&mut self.ln_f.b, ix.lnf_b)
+    }
+
+    /// The frozen matrix at `Weights::layout` index `i` (a layer's product or the LM head; the
+    /// token embedding's index means the head when it is tied), for a partial fine-tune.
+    fn frozen(&self, i: usize) -> Result<&Matrix> {
+        let ix = crate::tune::TensorIdx::of(&self.cfg);
+        if i == ix.head {
+            return Ok(&self.lm_head);
+        }
+        for (b, l) in self.blocks.iter().zip(&ix.layers) {
+            match i {
+                _ if i == l.qkv_w => return Ok(&b.attn.c_attn.w),
+                _ if i == l.proj_w => return Ok(&b.attn.c_proj.w),
+                _ if i == l.fc_w => return Ok(&b.mlp.c_fc.w),
+                _ if i == l.down_w => return Ok(&b.mlp.c_proj.w),
+                _ => {}
+            }
+        }
+        bail!("tensor {i} is not a matrix of the model")
+    }
+
+    /// y (m, out) = x (m, in) W^T with frozen matrix `i`, as inference runs it.
+    pub(crate) fn frozen_matmul(&self, i: usize, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        self.frozen(i)?.matmul(x, m)
+    }
+
+    /// dx (m, in) += dy (m, out) W with frozen matrix `i`: each row of W decoded once (the file
+    /// decoder's values) and added into every row of dx.
+    pub(crate) fn frozen_back_x(&self, i: usize, dx: &mut [f32], dy: &[f32], m: usize) -> Result<()> {
+        let mut row = Vec::new();
+        let mut add = |out: usize, inp: usize, get: &mut dyn FnMut(usize, &mut Vec<f32>)| {
+            for o in 0..out {
+                row.clear();
+                get(o, &mut row);
+                for (dxi, dyi) in dx.chunks_exact_mut(inp).zip(dy.chunks_exact(out)).take(m) {
+                    kernels::axpy(dxi, dyi[o], &row);
+                }
+            }
+        };
+        match self.frozen(i)? {
+            Matrix::Quant(q) | Matrix::Candle(_, q) => add(q.rows, q.cols, &mut |o, r| q.dequantize_row(o, r)),
+            Matrix::Dense(w) => {
+                let (out, inp) = w.dims2()?;
+                read(w, |w| add(out, inp, &mut |o, r| r.extend_from_slice(&w[o * inp..(o + 1) * inp])))?
+            }
+        }
+        Ok(())
+    }
+
+    /// The token and position embeddings of `ids` at positions 0.., summed (T, C).
+    pub(crate) fn embed(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        self.check_ids(ids)?;
+        let c = self.cfg.n_embd;
+        let mut x = self.wte.lookup(ids)?;
+        read(&self.wpe, |wpe| x.iter_mut().zip(&wpe[..ids.len() * c]).for_each(|(x, p)| *x += p))?;
+        Ok(x)
+    }
+
+    /// The model as a GGUF with every tensor in its loaded form (quantized blocks byte for byte),
+    /// the vectors (norms, biases) taken from `w`: a partial fine-tune's result, nothing rounded.
+    pub fn to_gguf_with(&self, w: &Weights, tokenizer: &crate::tokenizer::Tokenizer, name: &str) -> Result<Vec<u8>> {
+        let ix = crate::tune::TensorIdx::of(&self.cfg);
+        let packed = |i: usize| -> Option<&QMatrix> {
+            match (i == ix.wte, &self.wte, self.frozen(i)) {
+                (true, TokenEmbedding::Packed(q), _) => Some(q),
+                (false, _, Ok(Matrix::Quant(q) | Matrix::Candle(_, q))) => Some(q),
+                _ => None,
+            }
+        };
+        // f32 values for what is neither tuned nor packed (the position embedding, F32 matrices)
+        let plain = self.weights_where(&|i, _| w.tensors[i].2.is_empty() && packed(i).is_none())?;
+        let file_type = packed(ix.layers.first().map_or(ix.head, |l| l.qkv_w)).map_or(DType::F32, |q| q.dtype);
+        let mut out = crate::gguf::Writer::new();
+        w.write_meta(&mut out, tokenizer, name, file_type, file_type.is_quantized())?;
+        for (i, ((tname, dims, tuned), (_, _, own))) in w.tensors.iter().zip(&plain.tensors).enumerate() {
+            match packed(i) {
+                Some(q) if tuned.is_empty() => out.blocks(tname, dims, q.dtype, q.to_blocks())?,
+                _ => out.tensor(tname, dims, DType::F32, if tuned.is_empty() { own } else { tuned })?,
+            };
+        }
+        Ok(out.to_bytes())
     }
 
     /// Builds the model over named f32 tensors (candle shapes; `Var`s when training).
@@ -988,13 +1104,23 @@ impl Weights {
     /// Q4_K with some Q6_K, ...): `type_of(name)` for each 2-D weight; vectors and the position
     /// embedding stay F32. `file_type` gives `general.file_type`.
     pub fn write_mixed(&self, w: &mut crate::gguf::Writer, tokenizer: &crate::tokenizer::Tokenizer, name: &str, file_type: DType, type_of: &dyn Fn(&str) -> DType) -> Result<()> {
+        let layout = Self::layout(&self.cfg);
+        let type_for = |tname: &str, dims: &[usize]| if dims.len() == 2 && tname != "position_embd.weight" { type_of(tname) } else { DType::F32 };
+        self.write_meta(w, tokenizer, name, file_type, layout.iter().any(|(n, d)| type_for(n, d).is_quantized()))?;
+        for (tname, dims) in layout {
+            let v = self.get(&tname).ok_or_else(|| Error(format!("missing tensor {tname}")))?;
+            w.tensor(&tname, &dims, type_for(&tname, &dims), v)?;
+        }
+        Ok(())
+    }
+
+    /// The metadata and the tokenizer of a `gpt2` GGUF (`quantized`: some tensor is).
+    pub(crate) fn write_meta(&self, w: &mut crate::gguf::Writer, tokenizer: &crate::tokenizer::Tokenizer, name: &str, file_type: DType, quantized: bool) -> Result<()> {
         use crate::gguf::Value;
         let c = &self.cfg;
         if tokenizer.vocab_size() != c.n_vocab {
             bail!("tokenizer has {} tokens but the model's vocabulary is {}", tokenizer.vocab_size(), c.n_vocab);
         }
-        let layout = Self::layout(c);
-        let type_for = |tname: &str, dims: &[usize]| if dims.len() == 2 && tname != "position_embd.weight" { type_of(tname) } else { DType::F32 };
         w.meta("general.architecture", Value::String("gpt2".into()))
             .meta("general.name", Value::String(name.into()))
             .meta("general.file_type", Value::U32(file_type.file_type()))
@@ -1004,14 +1130,10 @@ impl Weights {
             .meta("gpt2.block_count", Value::U32(c.n_layer as u32))
             .meta("gpt2.attention.head_count", Value::U32(c.n_head as u32))
             .meta("gpt2.attention.layer_norm_epsilon", Value::F32(c.eps as f32));
-        if layout.iter().any(|(n, d)| type_for(n, d).is_quantized()) {
+        if quantized {
             w.meta("general.quantization_version", Value::U32(2));
         }
         tokenizer.write_gguf(w);
-        for (tname, dims) in layout {
-            let v = self.get(&tname).ok_or_else(|| Error(format!("missing tensor {tname}")))?;
-            w.tensor(&tname, &dims, type_for(&tname, &dims), v)?;
-        }
         Ok(())
     }
 }

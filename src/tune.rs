@@ -15,29 +15,44 @@
 //!   frozen copy of the starting weights. Its gradient is the log-likelihood's, weighted per
 //!   completion by d loss / d lp.
 //!
-//! Every weight trains, as f32 (a quantized file is decoded first); models above
-//! `MAX_PARAMS` are refused: their f32 weights, gradients and two Adam moments would not fit a
-//! browser tab (GPT-2 124M: 2 GB).
+//! What trains (`Trains`): up to `MAX_PARAMS` parameters every weight, as f32 (a quantized file
+//! is decoded first). Above, the f32 weights, gradients and two Adam moments would not fit a
+//! browser tab (GPT-2 124M: 2 GB), so only the vectors train, every LayerNorm's gain and shift and
+//! every bias (as BitFit does, Ben Zaken et al. 2021): the matrices and embeddings stay frozen in
+//! the loaded model, in their file's form, read through the inference kernels, and never rounded
+//! into the result (`Gpt2::to_gguf_with` writes their blocks back as they were).
 
 use crate::kernels::{self, axpy, dot, exp, ln};
-use crate::model::{gelu_tanh, gelu_tanh_grad, layer_norm, Config, Weights};
+use crate::model::{gelu_tanh, gelu_tanh_grad, layer_norm, Config, Gpt2, Weights};
 use crate::tokenizer::Tokenizer;
 use crate::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-/// The largest model that fine-tunes here (parameters).
+/// The largest model whose every weight trains (parameters): each is held as f32 with its
+/// gradient, two optimiser moments and a copy to reset to (20 bytes).
 pub const MAX_PARAMS: usize = 20_000_000;
 
-/// Refuses a model of `params` parameters above `MAX_PARAMS`.
-pub fn check_size(params: usize) -> Result<()> {
-    if params > MAX_PARAMS {
-        bail!(
-            "this model has {:.0} million parameters: fine-tuning here holds each as f32 with its gradient and two optimiser moments (16 bytes each, and a copy to reset to), so it runs on models up to {} million (the shipped one has 2.2 million)",
-            params as f64 / 1e6,
-            MAX_PARAMS / 1_000_000
-        );
+/// Which weights a run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Trains {
+    /// every weight, as f32
+    All,
+    /// the LayerNorms' gains and shifts and every bias; matrices and embeddings frozen
+    Vectors,
+}
+
+impl Trains {
+    /// Every weight up to `MAX_PARAMS` parameters, the vectors above.
+    pub fn for_params(params: usize) -> Trains {
+        if params <= MAX_PARAMS { Trains::All } else { Trains::Vectors }
     }
-    Ok(())
+
+    /// The parameters that train in a model of `cfg`.
+    pub fn count(self, cfg: &Config) -> usize {
+        let layout = Weights::layout(cfg).into_iter();
+        layout.filter(|(_, dims)| self == Trains::All || dims.len() == 1).map(|(_, dims)| dims.iter().product::<usize>()).sum()
+    }
 }
 
 /// Settings of a run. `seed` is kept for the generations the page shows before and after: the
@@ -130,8 +145,11 @@ enum Job {
     Prefer { seqs: Vec<Seq>, texts: Vec<Rated>, pairs: Vec<(usize, usize)>, reference: Vec<f32>, beta: f32 },
 }
 
-/// The weights being tuned, their gradients and AdamW's moments, and the run under way.
+/// The weights being tuned, their gradients and AdamW's moments, and the run under way. With
+/// `Trains::Vectors`, `w` (and the rest) hold only the vectors, the other tensors empty: the
+/// passes read those from the model each call takes.
 pub struct Tuner {
+    pub trains: Trains,
     pub start: Weights,
     pub w: Weights,
     grads: Vec<Vec<f32>>,
@@ -151,11 +169,22 @@ const ADAM_EPS: f32 = 1e-8;
 const CLIP: f32 = 1.0;
 
 impl Tuner {
-    /// Starts from `w` (every tensor f32). Refuses a model above `MAX_PARAMS`.
-    pub fn new(w: Weights) -> Result<Tuner> {
-        check_size(w.tensors.iter().map(|(_, _, v)| v.len()).sum())?;
+    /// Starts from the weights `model` runs now, training `trains` of them.
+    pub fn new(model: &Gpt2, trains: Trains) -> Result<Tuner> {
+        let params = model.cfg.params().total;
+        if trains == Trains::All && params > MAX_PARAMS {
+            bail!(
+                "this model has {:.0} million parameters: training every weight holds each as f32 with its gradient, two optimiser moments and a copy to reset to (20 bytes each), so it runs on models up to {} million; above, the norms and biases train",
+                params as f64 / 1e6,
+                MAX_PARAMS / 1_000_000
+            );
+        }
+        let w = match trains {
+            Trains::All => model.to_weights()?,
+            Trains::Vectors => model.weights_where(&|_, dims| dims.len() == 1)?,
+        };
         let zeros = |w: &Weights| w.tensors.iter().map(|(_, _, v)| vec![0f32; v.len()]).collect::<Vec<_>>();
-        Ok(Tuner { grads: zeros(&w), m: zeros(&w), v: zeros(&w), start: w.clone(), w, b1t: 1.0, b2t: 1.0, job: None, opts: TuneOptions::default(), step: 0 })
+        Ok(Tuner { trains, grads: zeros(&w), m: zeros(&w), v: zeros(&w), start: w.clone(), w, b1t: 1.0, b2t: 1.0, job: None, opts: TuneOptions::default(), step: 0 })
     }
 
     pub fn trainable(&self) -> usize {
@@ -195,9 +224,23 @@ impl Tuner {
         Ok(plan)
     }
 
+    /// The network the passes run: the tuned tensors, the rest from `model`.
+    fn net<'a>(&'a self, model: &'a Gpt2) -> Net<'a> {
+        Net { w: &self.w, model, ix: TensorIdx::of(&self.w.cfg) }
+    }
+
+    /// The tuned model as a GGUF: F32 when every weight trained; otherwise the loaded model's
+    /// tensors as they were, its vectors replaced by the tuned ones (F32).
+    pub fn to_gguf(&self, model: &Gpt2, tok: &Tokenizer, name: &str) -> Result<Vec<u8>> {
+        match self.trains {
+            Trains::All => self.w.to_gguf(tok, crate::gguf::DType::F32, name),
+            Trains::Vectors => model.to_gguf_with(&self.w, tok, name),
+        }
+    }
+
     /// Plans preference tuning: every (good, bad) pair of `items`, completions of `prompt`,
     /// against the current weights as the reference.
-    pub fn prefer(&mut self, tok: &Tokenizer, prompt: &str, items: &[Rated], opts: TuneOptions) -> Result<Plan> {
+    pub fn prefer(&mut self, model: &Gpt2, tok: &Tokenizer, prompt: &str, items: &[Rated], opts: TuneOptions) -> Result<Plan> {
         opts.check()?;
         let (good, bad) = (items.iter().filter(|r| r.good).count(), items.iter().filter(|r| !r.good).count());
         if good == 0 || bad == 0 {
@@ -226,7 +269,8 @@ impl Tuner {
         }
         let pairs: Vec<(usize, usize)> =
             (0..items.len()).filter(|&i| items[i].good).flat_map(|i| (0..items.len()).filter(|&j| !items[j].good).map(move |j| (i, j))).collect();
-        let reference = seqs.iter().map(|s| forward(&self.w, s).map(|f| f.logp)).collect::<Result<Vec<_>>>()?;
+        let net = self.net(model);
+        let reference = seqs.iter().map(|s| forward(&net, s).map(|f| f.logp)).collect::<Result<Vec<_>>>()?;
         let plan = Plan { tokens: seqs.iter().map(|s| s.counted.iter().filter(|c| **c).count()).sum(), windows: seqs.len(), pairs: pairs.len(), steps: opts.steps };
         self.begin(Job::Prefer { seqs, texts: items.to_vec(), pairs, reference, beta: opts.beta }, opts);
         Ok(plan)
@@ -238,26 +282,29 @@ impl Tuner {
         self.step = 0;
     }
 
-    /// One AdamW step over the whole job (every window, or every rated completion).
-    pub fn step(&mut self) -> Result<StepReport> {
+    /// One AdamW step over the whole job (every window, or every rated completion); `model` is
+    /// the one the tuner started from.
+    pub fn step(&mut self, model: &Gpt2) -> Result<StepReport> {
         let Some(job) = &self.job else { bail!("nothing to train: start a fine-tune or a preference run first") };
         if self.step >= self.opts.steps {
             bail!("this run has done its {} steps", self.opts.steps);
         }
-        self.grads.iter_mut().for_each(|g| g.fill(0.0));
+        let mut grads = std::mem::take(&mut self.grads);
+        grads.iter_mut().for_each(|g| g.fill(0.0));
+        let net = self.net(model);
         let (loss, margin) = match job {
             Job::Teach { seqs, tokens } => {
                 let scale = 1.0 / *tokens as f32;
                 let mut loss = 0f32;
                 for s in seqs {
-                    let f = forward(&self.w, s)?;
+                    let f = forward(&net, s)?;
                     loss += -f.logp * scale;
-                    backward(&self.w, s, &f, &vec![scale; s.counted.len()], &mut self.grads);
+                    backward(&net, s, &f, &vec![scale; s.counted.len()], &mut grads)?;
                 }
                 (loss, None)
             }
             Job::Prefer { seqs, pairs, reference, beta, .. } => {
-                let fs = seqs.iter().map(|s| forward(&self.w, s)).collect::<Result<Vec<_>>>()?;
+                let fs = seqs.iter().map(|s| forward(&net, s)).collect::<Result<Vec<_>>>()?;
                 let mut coef = vec![0f32; seqs.len()];
                 let (mut loss, mut margin) = (0f32, 0f32);
                 let np = pairs.len() as f32;
@@ -273,11 +320,12 @@ impl Tuner {
                 }
                 // loss = sum over completions of coef * lp, and lp = -(its negative log-likelihood)
                 for ((s, f), c) in seqs.iter().zip(&fs).zip(&coef) {
-                    backward(&self.w, s, f, &vec![-c; s.counted.len()], &mut self.grads);
+                    backward(&net, s, f, &vec![-c; s.counted.len()], &mut grads)?;
                 }
                 (loss, Some(margin))
             }
         };
+        self.grads = grads;
         self.adamw();
         self.step += 1;
         Ok(StepReport { step: self.step, steps: self.opts.steps, loss, margin, done: self.step == self.opts.steps })
@@ -289,11 +337,11 @@ impl Tuner {
     }
 
     /// Every rated completion's log-probabilities under the tuned and the reference weights.
-    pub fn report(&self) -> Result<Vec<PreferRow>> {
+    pub fn report(&self, model: &Gpt2) -> Result<Vec<PreferRow>> {
         let Some(Job::Prefer { seqs, texts, reference, beta, .. }) = &self.job else { bail!("no preference run to report on") };
         let mut rows = Vec::new();
         for ((s, r), lr) in seqs.iter().zip(texts).zip(reference) {
-            let lp = forward(&self.w, s)?.logp;
+            let lp = forward(&self.net(model), s)?.logp;
             rows.push(PreferRow { text: r.text.clone(), good: r.good, logp_tuned: lp, logp_ref: *lr, reward: beta * (lp - lr) });
         }
         Ok(rows)
@@ -336,34 +384,36 @@ fn log_sigmoid(x: f32) -> f32 {
 // The forward pass with its saved activations, and the backward pass
 
 /// Indices of a layer's tensors in `Weights::layout` order.
-struct LayerIdx {
-    ln1_w: usize,
-    ln1_b: usize,
-    qkv_w: usize,
-    qkv_b: usize,
-    proj_w: usize,
-    proj_b: usize,
-    ln2_w: usize,
-    ln2_b: usize,
-    fc_w: usize,
-    fc_b: usize,
-    down_w: usize,
-    down_b: usize,
+pub(crate) struct LayerIdx {
+    pub ln1_w: usize,
+    pub ln1_b: usize,
+    pub qkv_w: usize,
+    pub qkv_b: usize,
+    pub proj_w: usize,
+    pub proj_b: usize,
+    pub ln2_w: usize,
+    pub ln2_b: usize,
+    pub fc_w: usize,
+    pub fc_b: usize,
+    pub down_w: usize,
+    pub down_b: usize,
 }
 
-struct Idx {
-    wte: usize,
-    wpe: usize,
-    layers: Vec<LayerIdx>,
-    lnf_w: usize,
-    lnf_b: usize,
+/// Every tensor's index in `Weights::layout` order.
+pub(crate) struct TensorIdx {
+    pub wte: usize,
+    pub wpe: usize,
+    pub layers: Vec<LayerIdx>,
+    pub lnf_w: usize,
+    pub lnf_b: usize,
     /// the LM head: `output.weight`, or `wte` when tied
-    head: usize,
+    pub head: usize,
 }
 
-/// `Weights::layout` puts the embeddings first, then 12 tensors per layer in a fixed order, then
-/// the final norm and the optional head.
-fn idx(cfg: &Config) -> Idx {
+impl TensorIdx {
+    /// `Weights::layout` puts the embeddings first, then 12 tensors per layer in a fixed order,
+    /// then the final norm and the optional head.
+    pub(crate) fn of(cfg: &Config) -> TensorIdx {
     let layers = (0..cfg.n_layer)
         .map(|i| {
             let b = 2 + 12 * i;
@@ -384,7 +434,62 @@ fn idx(cfg: &Config) -> Idx {
         })
         .collect();
     let f = 2 + 12 * cfg.n_layer;
-    Idx { wte: 0, wpe: 1, layers, lnf_w: f, lnf_b: f + 1, head: if cfg.tied_head { 0 } else { f + 2 } }
+    TensorIdx { wte: 0, wpe: 1, layers, lnf_w: f, lnf_b: f + 1, head: if cfg.tied_head { 0 } else { f + 2 } }
+    }
+}
+
+/// The network the passes run: `w`'s tensors, and for each that `w` leaves empty (a partial
+/// fine-tune's frozen matrices and embeddings) the model's own.
+struct Net<'a> {
+    w: &'a Weights,
+    model: &'a Gpt2,
+    ix: TensorIdx,
+}
+
+impl<'a> Net<'a> {
+    fn t(&self, i: usize) -> &'a [f32] {
+        &self.w.tensors[i].2
+    }
+
+    /// y (m, out) = x (m, in) W^T (+ b) with matrix `wi`.
+    fn product(&self, wi: usize, out: usize, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        match self.t(wi) {
+            [] => self.model.frozen_matmul(wi, x, m),
+            w => Ok(kernels::matmul_f32(w, out, x.len() / m, x, m)),
+        }
+    }
+
+    fn linear(&self, wi: usize, bi: usize, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        let b = self.t(bi);
+        let mut y = self.product(wi, b.len(), x, m)?;
+        y.chunks_exact_mut(b.len()).for_each(|r| r.iter_mut().zip(b).for_each(|(y, b)| *y += b));
+        Ok(y)
+    }
+
+    /// dx (m, in) += dy (m, out) W with matrix `wi`.
+    fn back_x(&self, wi: usize, dx: &mut [f32], dy: &[f32], out: usize, m: usize) -> Result<()> {
+        match self.t(wi) {
+            [] => self.model.frozen_back_x(wi, dx, dy, m),
+            w => {
+                back_x(dx, dy, w, out, m);
+                Ok(())
+            }
+        }
+    }
+
+    /// The token and position embeddings of `ids[..t]`, summed (T, C).
+    fn embed(&self, ids: &[u32], c: usize) -> Result<Vec<f32>> {
+        let (wte, wpe) = (self.t(self.ix.wte), self.t(self.ix.wpe));
+        if wte.is_empty() || wpe.is_empty() {
+            return self.model.embed(ids);
+        }
+        let mut x = Vec::with_capacity(ids.len() * c);
+        for (p, &id) in ids.iter().enumerate() {
+            let (e, q) = (&wte[id as usize * c..][..c], &wpe[p * c..][..c]);
+            x.extend(e.iter().zip(q).map(|(a, b)| a + b));
+        }
+        Ok(x)
+    }
 }
 
 struct Norm {
@@ -428,34 +533,21 @@ struct Forward {
     logp: f32,
 }
 
-/// y (m, out) = x (m, in) W^T + b.
-fn linear(x: &[f32], w: &[f32], b: &[f32], m: usize) -> Vec<f32> {
-    let (out, inp) = (b.len(), x.len() / m);
-    let mut y = kernels::matmul_f32(w, out, inp, x, m);
-    y.chunks_exact_mut(out).for_each(|r| r.iter_mut().zip(b).for_each(|(y, b)| *y += b));
-    y
-}
-
-fn forward(w: &Weights, s: &Seq) -> Result<Forward> {
-    let cfg = &w.cfg;
-    let ix = idx(cfg);
-    let t_ = |i: usize| w.tensors[i].2.as_slice();
+fn forward(net: &Net, s: &Seq) -> Result<Forward> {
+    let cfg = &net.w.cfg;
+    let ix = &net.ix;
+    let t_ = |i: usize| net.t(i);
     let (t, c, nh, eps) = (s.ids.len() - 1, cfg.n_embd, cfg.n_head, cfg.eps as f32);
     let hs = c / nh;
     if t == 0 || t > cfg.n_ctx {
         bail!("a window of {t} tokens (the context is {})", cfg.n_ctx);
     }
-    let (wte, wpe) = (t_(ix.wte), t_(ix.wpe));
-    let mut x = Vec::with_capacity(t * c);
-    for (p, &id) in s.ids[..t].iter().enumerate() {
-        let (e, q) = (&wte[id as usize * c..][..c], &wpe[p * c..][..c]);
-        x.extend(e.iter().zip(q).map(|(a, b)| a + b));
-    }
+    let mut x = net.embed(&s.ids[..t], c)?;
     let scale = 1.0 / (hs as f32).sqrt();
     let mut layers = Vec::with_capacity(cfg.n_layer);
     for l in &ix.layers {
         let ln1 = norm(&x, t_(l.ln1_w), t_(l.ln1_b), eps);
-        let qkv = linear(&ln1.out, t_(l.qkv_w), t_(l.qkv_b), t);
+        let qkv = net.linear(l.qkv_w, l.qkv_b, &ln1.out, t)?;
         let mut att = vec![0f32; nh * t * t];
         let mut y = vec![0f32; t * c];
         for h in 0..nh {
@@ -467,19 +559,19 @@ fn forward(w: &Weights, s: &Seq) -> Result<Forward> {
                 kernels::weighted_sum(&mut y[i * c + h * hs..][..hs], p, &qkv[2 * c + h * hs..], 3 * c);
             }
         }
-        let a = linear(&y, t_(l.proj_w), t_(l.proj_b), t);
+        let a = net.linear(l.proj_w, l.proj_b, &y, t)?;
         let x2: Vec<f32> = x.iter().zip(&a).map(|(x, a)| x + a).collect();
         let ln2 = norm(&x2, t_(l.ln2_w), t_(l.ln2_b), eps);
-        let h = linear(&ln2.out, t_(l.fc_w), t_(l.fc_b), t);
+        let h = net.linear(l.fc_w, l.fc_b, &ln2.out, t)?;
         let hg: Vec<f32> = h.iter().map(|&v| gelu_tanh(v)).collect();
-        let mo = linear(&hg, t_(l.down_w), t_(l.down_b), t);
+        let mo = net.linear(l.down_w, l.down_b, &hg, t)?;
         let next: Vec<f32> = x2.iter().zip(&mo).map(|(x, m)| x + m).collect();
         layers.push(LayerActs { x, ln1, qkv, att, y, x2, ln2, h, hg });
         x = next;
     }
     let lnf = norm(&x, t_(ix.lnf_w), t_(ix.lnf_b), eps);
     let v = cfg.n_vocab;
-    let mut probs = kernels::matmul_f32(t_(ix.head), v, c, &lnf.out, t);
+    let mut probs = net.product(ix.head, v, &lnf.out, t)?;
     let mut logp = 0f32;
     for (i, row) in probs.chunks_exact_mut(v).enumerate() {
         let target = s.ids[i + 1] as usize;
@@ -509,6 +601,7 @@ fn back_x(dx: &mut [f32], dy: &[f32], w: &[f32], out: usize, m: usize) {
 /// dW (out, in) += dy^T x, and db (out) += the sum of dy's rows.
 fn back_w(dw: &mut [f32], db: Option<&mut [f32]>, dy: &[f32], x: &[f32], out: usize, m: usize) {
     let inp = x.len() / m;
+    // (a frozen W's gradient is empty: no rows)
     for (o, dwo) in dw.chunks_exact_mut(inp).enumerate() {
         for i in 0..m {
             axpy(dwo, dy[i * out + o], &x[i * inp..(i + 1) * inp]);
@@ -521,14 +614,14 @@ fn back_w(dw: &mut [f32], db: Option<&mut [f32]>, dy: &[f32], x: &[f32], out: us
     }
 }
 
-/// A linear layer's gradients: returns dx, adds dW and db.
-fn back_linear(grads: &mut [Vec<f32>], wi: usize, bi: usize, dy: &[f32], x: &[f32], w: &[f32], m: usize) -> Vec<f32> {
+/// A linear layer's gradients: returns dx, adds dW (unless W is frozen: no gradient kept) and db.
+fn back_linear(net: &Net, grads: &mut [Vec<f32>], wi: usize, bi: usize, dy: &[f32], x: &[f32], m: usize) -> Result<Vec<f32>> {
     let out = grads[bi].len();
     let mut dx = vec![0f32; x.len()];
-    back_x(&mut dx, dy, w, out, m);
+    net.back_x(wi, &mut dx, dy, out, m)?;
     let (dw, db) = two(grads, wi, bi);
     back_w(dw, Some(db), dy, x, out, m);
-    dx
+    Ok(dx)
 }
 
 /// LayerNorm's gradients for rows of x: adds to dx, dw and db.
@@ -561,11 +654,12 @@ fn two(g: &mut [Vec<f32>], a: usize, b: usize) -> (&mut [f32], &mut [f32]) {
     (&mut lo[a], &mut hi[0])
 }
 
-/// Adds to `grads` the gradient of -sum over positions t of weight[t] ln p(target t).
-fn backward(w: &Weights, s: &Seq, f: &Forward, weight: &[f32], grads: &mut [Vec<f32>]) {
-    let cfg = &w.cfg;
-    let ix = idx(cfg);
-    let t_ = |i: usize| w.tensors[i].2.as_slice();
+/// Adds to `grads` the gradient of -sum over positions t of weight[t] ln p(target t); frozen
+/// tensors (empty in `grads`) get none.
+fn backward(net: &Net, s: &Seq, f: &Forward, weight: &[f32], grads: &mut [Vec<f32>]) -> Result<()> {
+    let cfg = &net.w.cfg;
+    let ix = &net.ix;
+    let t_ = |i: usize| net.t(i);
     let (t, c, nh, v) = (s.ids.len() - 1, cfg.n_embd, cfg.n_head, cfg.n_vocab);
     let hs = c / nh;
     // logits: weight (p - onehot) at the counted positions
@@ -578,19 +672,19 @@ fn backward(w: &Weights, s: &Seq, f: &Forward, weight: &[f32], grads: &mut [Vec<
         }
     }
     let mut dlnf = vec![0f32; t * c];
-    back_x(&mut dlnf, &dlogits, t_(ix.head), v, t);
+    net.back_x(ix.head, &mut dlnf, &dlogits, v, t)?;
     back_w(&mut grads[ix.head], None, &dlogits, &f.lnf.out, v, t);
     let mut dx = vec![0f32; t * c];
     back_norm(&mut dx, grads, ix.lnf_w, ix.lnf_b, &dlnf, &f.xf, &f.lnf, t_(ix.lnf_w));
     let scale = 1.0 / (hs as f32).sqrt();
     for (l, a) in ix.layers.iter().zip(&f.layers).rev() {
         // MLP: x_out = x2 + down(gelu(up(ln2(x2))))
-        let dhg = back_linear(grads, l.down_w, l.down_b, &dx, &a.hg, t_(l.down_w), t);
+        let dhg = back_linear(net, grads, l.down_w, l.down_b, &dx, &a.hg, t)?;
         let dh: Vec<f32> = dhg.iter().zip(&a.h).map(|(g, &h)| g * gelu_tanh_grad(h)).collect();
-        let dln2 = back_linear(grads, l.fc_w, l.fc_b, &dh, &a.ln2.out, t_(l.fc_w), t);
+        let dln2 = back_linear(net, grads, l.fc_w, l.fc_b, &dh, &a.ln2.out, t)?;
         back_norm(&mut dx, grads, l.ln2_w, l.ln2_b, &dln2, &a.x2, &a.ln2, t_(l.ln2_w));
         // attention: x2 = x + proj(attention(qkv(ln1(x))))
-        let dy = back_linear(grads, l.proj_w, l.proj_b, &dx, &a.y, t_(l.proj_w), t);
+        let dy = back_linear(net, grads, l.proj_w, l.proj_b, &dx, &a.y, t)?;
         let mut dqkv = vec![0f32; t * 3 * c];
         let mut dp = vec![0f32; t];
         for h in 0..nh {
@@ -609,24 +703,30 @@ fn backward(w: &Weights, s: &Seq, f: &Forward, weight: &[f32], grads: &mut [Vec<
                 }
             }
         }
-        let dln1 = back_linear(grads, l.qkv_w, l.qkv_b, &dqkv, &a.ln1.out, t_(l.qkv_w), t);
+        let dln1 = back_linear(net, grads, l.qkv_w, l.qkv_b, &dqkv, &a.ln1.out, t)?;
         back_norm(&mut dx, grads, l.ln1_w, l.ln1_b, &dln1, &a.x, &a.ln1, t_(l.ln1_w));
     }
     // embeddings
+    if grads[ix.wte].is_empty() {
+        return Ok(());
+    }
     for (p, &id) in s.ids[..t].iter().enumerate() {
         let d = &dx[p * c..(p + 1) * c];
         grads[ix.wte][id as usize * c..][..c].iter_mut().zip(d).for_each(|(g, d)| *g += d);
         grads[ix.wpe][p * c..][..c].iter_mut().zip(d).for_each(|(g, d)| *g += d);
     }
+    Ok(())
 }
 
 /// The gradient of the mean negative log-likelihood of `ids` (one window: inputs ids[..T], targets
-/// ids[1..]) at `w`, and the loss: what the tests compare with candle's autograd.
-pub fn nll_gradient(w: &Weights, ids: &[u32]) -> Result<(f32, Vec<Vec<f32>>)> {
+/// ids[1..]) for the weights `tuner` trains of `model`, and the loss: what the tests compare with
+/// candle's autograd, and the two kinds of run with each other.
+pub fn nll_gradient(tuner: &Tuner, model: &Gpt2, ids: &[u32]) -> Result<(f32, Vec<Vec<f32>>)> {
     let s = Seq { ids: ids.to_vec(), counted: vec![true; ids.len() - 1] };
-    let f = forward(w, &s)?;
+    let net = tuner.net(model);
+    let f = forward(&net, &s)?;
     let n = s.counted.len() as f32;
-    let mut grads: Vec<Vec<f32>> = w.tensors.iter().map(|(_, _, v)| vec![0f32; v.len()]).collect();
-    backward(w, &s, &f, &vec![1.0 / n; s.counted.len()], &mut grads);
+    let mut grads: Vec<Vec<f32>> = tuner.w.tensors.iter().map(|(_, _, v)| vec![0f32; v.len()]).collect();
+    backward(&net, &s, &f, &vec![1.0 / n; s.counted.len()], &mut grads)?;
     Ok((-f.logp / n, grads))
 }

@@ -196,7 +196,7 @@ impl Loading {
     /// Builds the engine from the whole file (fails on a file that did not all arrive).
     pub fn finish(self) -> Result<Engine, JsError> {
         let model = Model::from_incoming(self.incoming, self.kernels).map_err(err)?;
-        Ok(Engine { model, gens: HashMap::new(), tuner: None, original: None, fail_next: None })
+        Ok(Engine { model, gens: HashMap::new(), tuner: None, original: None, tuned: false, fail_next: None })
     }
 }
 
@@ -207,8 +207,10 @@ pub struct Engine {
     gens: HashMap<u32, Generator>,
     /// fine-tuning or preference tuning under way or done (`finetuneStart`, `preferStart`)
     tuner: Option<crate::tune::Tuner>,
-    /// the loaded network, kept aside while `model.gpt` holds tuned weights
+    /// the loaded network, kept aside while `model.gpt` runs weights that all trained
     original: Option<crate::model::Gpt2>,
+    /// whether `model.gpt` runs tuned weights (all of them, or its norms and biases)
+    tuned: bool,
     /// a crash the tests asked for, and in how many `step`s (see `failNextStep`)
     fail_next: Option<(String, u32)>,
 }
@@ -225,7 +227,7 @@ impl Engine {
     #[wasm_bindgen(js_name = withKernels)]
     pub fn with_kernels(bytes: &[u8], candle: bool) -> Result<Engine, JsError> {
         let kernels = if candle { crate::model::Kernels::Candle } else { crate::model::Kernels::Ours };
-        Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new(), tuner: None, original: None, fail_next: None })
+        Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new(), tuner: None, original: None, tuned: false, fail_next: None })
     }
 
     /// Hyper-parameters, parameter counts and bytes by tensor type.
@@ -316,28 +318,31 @@ impl Engine {
         to_js(&self.model.score_after(context.as_deref().unwrap_or(""), text).map_err(err)?)
     }
 
-    /// `{tuned, trainable, total, which}`: whether tuned weights run now, and what trains.
+    /// `{tuned, trains, trainable, total, maxParams}`: whether tuned weights run now, and what
+    /// trains (`"all"` weights, or the `"vectors"`: norms and biases), how many parameters.
     #[wasm_bindgen(js_name = tuneInfo)]
     pub fn tune_info(&self) -> Result<JsValue, JsError> {
         let total = self.model.info.params.total;
+        let trains = crate::tune::Trains::for_params(total);
+        let trainable = self.tuner.as_ref().map_or_else(|| trains.count(&self.model.gpt.cfg), |t| t.trainable());
         to_js(&serde_json::json!({
-            "tuned": self.original.is_some(),
-            "trainable": self.tuner.as_ref().map_or(total, |t| t.trainable()),
+            "tuned": self.tuned,
+            "trains": trains,
+            "trainable": trainable,
             "total": total,
-            "which": "every weight, as f32 (a quantized file's weights are decoded first)",
             "maxParams": crate::tune::MAX_PARAMS,
         }))
     }
 
-    /// The tuner and the tokenizer (borrowed apart); the tuner is made from the weights running
-    /// now on first use.
-    fn tuner(&mut self) -> Result<(&mut crate::tune::Tuner, &crate::tokenizer::Tokenizer), JsError> {
+    /// The tuner, the model it reads and the tokenizer (borrowed apart); the tuner is made from
+    /// the weights running now on first use.
+    fn tuner(&mut self) -> Result<(&mut crate::tune::Tuner, &crate::model::Gpt2, &crate::tokenizer::Tokenizer), JsError> {
         if self.tuner.is_none() {
-            crate::tune::check_size(self.model.info.params.total).map_err(err)?;
-            self.tuner = Some(crate::tune::Tuner::new(self.model.gpt.to_weights().map_err(err)?).map_err(err)?);
+            let trains = crate::tune::Trains::for_params(self.model.info.params.total);
+            self.tuner = Some(crate::tune::Tuner::new(&self.model.gpt, trains).map_err(err)?);
         }
         let Engine { tuner, model, .. } = self;
-        Ok((tuner.as_mut().ok_or_else(|| JsError::new("no tuner"))?, &model.tokenizer))
+        Ok((tuner.as_mut().ok_or_else(|| JsError::new("no tuner"))?, &model.gpt, &model.tokenizer))
     }
 
     fn tune_options(options: JsValue) -> Result<crate::tune::TuneOptions, JsError> {
@@ -351,7 +356,7 @@ impl Engine {
     #[wasm_bindgen(js_name = finetuneStart)]
     pub fn finetune_start(&mut self, text: &str, options: JsValue) -> Result<JsValue, JsError> {
         let opts = Self::tune_options(options)?;
-        let (tuner, tok) = self.tuner()?;
+        let (tuner, _, tok) = self.tuner()?;
         to_js(&tuner.teach(tok, text, opts).map_err(err)?)
     }
 
@@ -359,7 +364,7 @@ impl Engine {
     /// one the engine runs the tuned weights.
     #[wasm_bindgen(js_name = finetuneStep)]
     pub fn finetune_step(&mut self) -> Result<JsValue, JsError> {
-        let r = self.tuner.as_mut().ok_or_else(|| JsError::new("nothing to train: start a fine-tune first"))?.step().map_err(err)?;
+        let r = self.tuner.as_mut().ok_or_else(|| JsError::new("nothing to train: start a fine-tune first"))?.step(&self.model.gpt).map_err(err)?;
         if r.done {
             self.install()?;
         }
@@ -375,24 +380,33 @@ impl Engine {
         Ok(())
     }
 
-    /// The tuner's weights become the running network (the loaded one kept aside).
+    /// The tuner's weights become the running network's. When every weight trained, the loaded
+    /// network is kept aside whole for Reset; otherwise the tuner keeps the loaded vectors.
     fn install(&mut self) -> Result<(), JsError> {
         let Some(t) = self.tuner.as_ref() else { return Ok(()) };
-        let gpt = crate::model::Gpt2::from_weights(&t.w).map_err(err)?;
-        let old = std::mem::replace(&mut self.model.gpt, gpt);
-        self.original.get_or_insert(old);
+        match t.trains {
+            crate::tune::Trains::All => {
+                let old = std::mem::replace(&mut self.model.gpt, crate::model::Gpt2::from_weights(&t.w).map_err(err)?);
+                self.original.get_or_insert(old);
+            }
+            crate::tune::Trains::Vectors => self.model.gpt.set_vectors(&t.w).map_err(err)?,
+        }
+        self.tuned = true;
         self.gens.clear();
         Ok(())
     }
 
     /// The loaded weights again, bit for bit.
     #[wasm_bindgen(js_name = tuneReset)]
-    pub fn tune_reset(&mut self) {
+    pub fn tune_reset(&mut self) -> Result<(), JsError> {
         if let Some(gpt) = self.original.take() {
             self.model.gpt = gpt;
+        } else if let (Some(t), true) = (&self.tuner, self.tuned) {
+            self.model.gpt.set_vectors(&t.start).map_err(err)?;
         }
-        self.tuner = None;
+        (self.tuner, self.tuned) = (None, false);
         self.gens.clear();
+        Ok(())
     }
 
     /// Plans preference tuning (DPO) of the running weights: `items` `[{text, good}]` are rated
@@ -401,8 +415,8 @@ impl Engine {
     pub fn prefer_start(&mut self, prompt: &str, items: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let items: Vec<crate::tune::Rated> = serde_wasm_bindgen::from_value(items).map_err(|e| JsError::new(&format!("bad completions: {e}")))?;
         let opts = Self::tune_options(options)?;
-        let (tuner, tok) = self.tuner()?;
-        to_js(&tuner.prefer(tok, prompt, &items, opts).map_err(err)?)
+        let (tuner, gpt, tok) = self.tuner()?;
+        to_js(&tuner.prefer(gpt, tok, prompt, &items, opts).map_err(err)?)
     }
 
     /// One step of the preference run (`finetuneStep`'s report, with `margin`).
@@ -414,19 +428,20 @@ impl Engine {
     /// `[{text, good, logpTuned, logpRef, reward}]` for every rated completion.
     #[wasm_bindgen(js_name = preferReport)]
     pub fn prefer_report(&self) -> Result<JsValue, JsError> {
-        to_js(&self.tuner.as_ref().ok_or_else(|| JsError::new("no preference run"))?.report().map_err(err)?)
+        to_js(&self.tuner.as_ref().ok_or_else(|| JsError::new("no preference run"))?.report(&self.model.gpt).map_err(err)?)
     }
 
-    /// The running weights as a GGUF file (F32 tensors, the tokenizer embedded): it loads back
-    /// here and in llama.cpp.
+    /// The running weights as a GGUF file (the tokenizer embedded) that loads back here and in
+    /// llama.cpp: F32 when every weight trained, else the loaded tensors as they were with the
+    /// tuned norms and biases.
     #[wasm_bindgen(js_name = exportGguf)]
     pub fn export_gguf(&self) -> Result<Vec<u8>, JsError> {
-        let w = match &self.tuner {
-            Some(t) => t.w.clone(),
-            None => self.model.gpt.to_weights().map_err(err)?,
-        };
         let name = format!("{} (fine-tuned)", self.model.info.name);
-        w.to_gguf(&self.model.tokenizer, crate::gguf::DType::F32, &name).map_err(err)
+        match &self.tuner {
+            Some(t) => t.to_gguf(&self.model.gpt, &self.model.tokenizer, &name),
+            None => self.model.gpt.to_weights().and_then(|w| w.to_gguf(&self.model.tokenizer, crate::gguf::DType::F32, &name)),
+        }
+        .map_err(err)
     }
 
     /// Tests only (the worker accepts the command only when started with `?test-hooks`): the

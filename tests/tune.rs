@@ -6,9 +6,10 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use inside_gpt::model::{Config, Weights};
+use inside_gpt::gguf::DType;
+use inside_gpt::model::{Config, Gpt2, Weights};
 use inside_gpt::session::Model;
-use inside_gpt::tune::{nll_gradient, Rated, TuneOptions, Tuner};
+use inside_gpt::tune::{nll_gradient, Rated, Trains, TuneOptions, Tuner};
 
 const SHIPPED: &[u8] = include_bytes!("../www/models/shakespeare-q8_0.gguf");
 const TIGER: &str = "TIGER. I am the tiger of the eastern wood,\nAnd where I walk the deer do fly for fear.\nMy coat is gold and black, my eyes are fire.";
@@ -25,11 +26,11 @@ fn small(tied_head: bool) -> Weights {
 #[test]
 fn gradients_equal_candle_autograd() {
     use candle_core::{Device, Tensor, Var};
-    use inside_gpt::model::Gpt2;
     for tied in [true, false] {
         let w = small(tied);
         let ids: Vec<u32> = (0..13).map(|i| (i * 7 + 3) % 50).collect();
-        let (loss, grads) = nll_gradient(&w, &ids).unwrap();
+        let dense = Gpt2::from_weights(&w).unwrap();
+        let (loss, grads) = nll_gradient(&Tuner::new(&dense, Trains::All).unwrap(), &dense, &ids).unwrap();
         let mut vars = Vec::new();
         let mut map = std::collections::HashMap::new();
         for (name, dims, v) in &w.tensors {
@@ -54,9 +55,44 @@ fn gradients_equal_candle_autograd() {
     }
 }
 
+/// Training the vectors only reads the frozen matrices through the inference kernels and
+/// decodes their rows for the backward pass: on F32 matrices (the f32 product either way) the
+/// vectors' gradients are the full run's, bit for bit; on Q8_0 matrices (whose product quantizes
+/// the activations) they stay close to the full run's over the decoded weights.
+#[test]
+fn training_the_vectors_gives_the_full_runs_gradients_for_them() {
+    for (dtype, tol) in [(DType::F32, 0.0), (DType::Q8_0, 0.05)] {
+        for tied in [true, false] {
+            let tok = inside_gpt::synth::tokenizer(300).unwrap();
+            let cfg = Config { n_vocab: tok.vocab_size(), ..small(tied).cfg };
+            let model = Model::from_bytes(&inside_gpt::synth::model_file(&cfg, &tok, dtype, 3, 0.2).unwrap()).unwrap();
+            let w = model.gpt.to_weights().unwrap();
+            let ids: Vec<u32> = (0..13).map(|i| (i * 7 + 3) % 50).collect();
+            let full = Tuner::new(&model.gpt, Trains::All).unwrap();
+            let part = Tuner::new(&model.gpt, Trains::Vectors).unwrap();
+            assert_eq!(part.trainable(), Trains::Vectors.count(&w.cfg));
+            let (la, ga) = nll_gradient(&full, &model.gpt, &ids).unwrap();
+            let (lb, gb) = nll_gradient(&part, &model.gpt, &ids).unwrap();
+            assert!((la - lb).abs() <= tol * la, "{dtype:?}: loss {la} vs {lb}");
+            let mut vectors = 0;
+            for ((name, dims, _), (a, b)) in w.tensors.iter().zip(ga.iter().zip(&gb)) {
+                if dims.len() != 1 {
+                    assert!(b.is_empty(), "{name} is frozen");
+                    continue;
+                }
+                vectors += 1;
+                let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(scale > 0.0 && diff <= tol * scale, "{dtype:?} tied {tied}, {name}: difference {diff} against {scale}");
+            }
+            assert_eq!(vectors, 8 * w.cfg.n_layer + 2);
+        }
+    }
+}
+
 fn shipped_tuner() -> (Model, Tuner) {
     let model = Model::from_bytes(SHIPPED).unwrap();
-    let tuner = Tuner::new(model.gpt.to_weights().unwrap()).unwrap();
+    let tuner = Tuner::new(&model.gpt, Trains::All).unwrap();
     (model, tuner)
 }
 
@@ -64,7 +100,7 @@ fn shipped_tuner() -> (Model, Tuner) {
 fn golden_run() -> Vec<u32> {
     let (model, mut t) = shipped_tuner();
     t.teach(&model.tokenizer, TIGER, TuneOptions { steps: 6, lr: 2e-3, ..Default::default() }).unwrap();
-    (0..6).map(|_| t.step().unwrap().loss.to_bits()).collect()
+    (0..6).map(|_| t.step(&model.gpt).unwrap().loss.to_bits()).collect()
 }
 
 #[test]
@@ -85,12 +121,13 @@ fn a_fine_tune_teaches_the_text_and_reset_restores_the_weights() {
     let (model, mut t) = shipped_tuner();
     let plan = t.teach(&model.tokenizer, TIGER, TuneOptions { steps: 12, lr: 2e-3, ..Default::default() }).unwrap();
     assert_eq!(plan.windows, 1);
-    let losses: Vec<f32> = (0..12).map(|_| t.step().unwrap().loss).collect();
+    let losses: Vec<f32> = (0..12).map(|_| t.step(&model.gpt).unwrap().loss).collect();
     assert!(losses[11] < 0.7 * losses[0], "losses {losses:?}");
-    assert!(t.step().is_err(), "a thirteenth step of a twelve-step run");
+    assert!(t.step(&model.gpt).is_err(), "a thirteenth step of a twelve-step run");
     // the tuned weights score the text higher than the loaded ones
-    let (before, _) = nll_gradient(&t.start, &model.tokenizer.encode(TIGER).unwrap()).unwrap();
-    let (after, _) = nll_gradient(&t.w, &model.tokenizer.encode(TIGER).unwrap()).unwrap();
+    let mut tuned = Model::from_bytes(SHIPPED).unwrap();
+    tuned.gpt = Gpt2::from_weights(&t.w).unwrap();
+    let (before, after) = (model.score(TIGER).unwrap().perplexity, tuned.score(TIGER).unwrap().perplexity);
     assert!(after < before, "{after} vs {before}");
     t.reset();
     assert!(t.w.tensors.iter().zip(&t.start.tensors).all(|(a, b)| a.2.iter().zip(&b.2).all(|(x, y)| x.to_bits() == y.to_bits())));
@@ -109,14 +146,14 @@ fn preference_steps_raise_the_margin() {
         Rated { text: " The tiger is gentle.".into(), good: true },
         Rated { text: " The tiger is cruel.".into(), good: false },
     ];
-    let plan = t.prefer(&model.tokenizer, "TIGER.", &items, TuneOptions { steps: 8, lr: 2e-3, beta: 0.1, seed: 1 }).unwrap();
+    let plan = t.prefer(&model.gpt, &model.tokenizer, "TIGER.", &items, TuneOptions { steps: 8, lr: 2e-3, beta: 0.1, seed: 1 }).unwrap();
     assert_eq!(plan.pairs, 4);
-    let steps: Vec<_> = (0..8).map(|_| t.step().unwrap()).collect();
+    let steps: Vec<_> = (0..8).map(|_| t.step(&model.gpt).unwrap()).collect();
     assert_eq!(steps[0].margin, Some(0.0), "the reference is the starting weights");
     assert!((steps[0].loss - std::f32::consts::LN_2).abs() < 1e-6, "loss at a zero margin is ln 2, got {}", steps[0].loss);
     assert!(steps[7].margin.unwrap() > 0.5, "{:?}", steps.iter().map(|s| s.margin).collect::<Vec<_>>());
     assert!(steps[7].loss < steps[0].loss);
-    for r in t.report().unwrap() {
+    for r in t.report(&model.gpt).unwrap() {
         assert_eq!(r.reward > 0.0, r.good, "{r:?}");
     }
 }
@@ -132,10 +169,45 @@ fn bad_input_gets_a_clear_message() {
         assert!(msg(t.teach(tok, TIGER, TuneOptions { lr, ..Default::default() })).contains("learning rate"), "lr {lr}");
     }
     let only_good = [Rated { text: " yes".into(), good: true }];
-    assert!(msg(t.prefer(tok, "Q.", &only_good, TuneOptions::default())).contains("one completion good (+) and one bad (-)"));
-    assert!(msg(t.prefer(tok, "Q.", &[], TuneOptions::default())).contains("one completion good"));
-    assert!(t.step().is_err(), "no run planned");
-    // a model above the limit is refused by size, before its weights are decoded
-    assert!(inside_gpt::tune::check_size(124_000_000).unwrap_err().0.contains("up to 20 million"));
-    let _ = small(true);
+    assert!(msg(t.prefer(&model.gpt, tok, "Q.", &only_good, TuneOptions::default())).contains("one completion good (+) and one bad (-)"));
+    assert!(msg(t.prefer(&model.gpt, tok, "Q.", &[], TuneOptions::default())).contains("one completion good"));
+    assert!(t.step(&model.gpt).is_err(), "no run planned");
+    // above the limit, the vectors train (every weight would not fit)
+    assert_eq!((Trains::for_params(124_000_000), Trains::for_params(2_200_000)), (Trains::Vectors, Trains::All));
+}
+
+/// What a large model gets, on the shipped one: only the norms and biases train; the result
+/// scores the text higher, exports with every matrix's blocks as loaded (nothing rounded), and
+/// Reset gives the loaded model's logits back bit for bit.
+#[test]
+fn training_the_vectors_teaches_and_keeps_the_matrices_as_loaded() {
+    let mut model = Model::from_bytes(SHIPPED).unwrap();
+    let ids = model.tokenizer.encode(TIGER).unwrap();
+    let logits = |m: &Model| m.gpt.forward(&ids, &mut inside_gpt::model::Cache::new(&m.gpt.cfg), true, false).unwrap().logits;
+    let before = (logits(&model), model.score(TIGER).unwrap().perplexity);
+    let mut t = Tuner::new(&model.gpt, Trains::Vectors).unwrap();
+    t.teach(&model.tokenizer, TIGER, TuneOptions { steps: 12, lr: 1e-2, ..Default::default() }).unwrap();
+    let losses: Vec<f32> = (0..12).map(|_| t.step(&model.gpt).unwrap().loss).collect();
+    assert!(losses[11] < 0.9 * losses[0], "losses {losses:?}");
+    model.gpt.set_vectors(&t.w).unwrap();
+    assert!(model.score(TIGER).unwrap().perplexity < before.1);
+    let file = t.to_gguf(&model.gpt, &model.tokenizer, "tuned").unwrap();
+    let (g, h) = (inside_gpt::gguf::Gguf::parse(&file).unwrap(), inside_gpt::gguf::Gguf::parse(SHIPPED).unwrap());
+    let bytes = |g: &inside_gpt::gguf::Gguf, f: &[u8], name: &str| {
+        let i = g.tensor(name).unwrap();
+        (i.dtype, f[i.start..i.start + i.len].to_vec())
+    };
+    for (name, dims, v) in &t.w.tensors {
+        if dims.len() == 1 {
+            let (dtype, b) = bytes(&g, &file, name);
+            assert_eq!(dtype, DType::F32);
+            assert_eq!(b, v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>(), "{name}: the tuned values");
+        } else {
+            assert_eq!(bytes(&g, &file, name), bytes(&h, SHIPPED, name), "{name}: the loaded blocks");
+        }
+    }
+    let reloaded = Model::from_bytes(&file).unwrap();
+    assert_eq!(reloaded.score(TIGER).unwrap().perplexity, model.score(TIGER).unwrap().perplexity);
+    model.gpt.set_vectors(&t.start).unwrap();
+    assert!(logits(&model).iter().zip(&before.0).all(|(a, b)| a.to_bits() == b.to_bits()), "Reset");
 }
