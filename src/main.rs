@@ -576,8 +576,14 @@ fn run_tune(args: &Args, model: &Model, tuner: &mut inside_gpt::tune::Tuner) -> 
 
 /// The browser's choice of what trains (every weight of a small model, the norms and biases of a
 /// large one), said on stderr.
-fn new_tuner(model: &Model) -> Result<inside_gpt::tune::Tuner> {
-    let trains = inside_gpt::tune::Trains::for_params(model.info.params.total);
+fn new_tuner(args: &Args, model: &Model) -> Result<inside_gpt::tune::Tuner> {
+    use inside_gpt::tune::Trains;
+    let trains = match args.0.get("trains").map(String::as_str) {
+        None => Trains::for_params(model.info.params.total),
+        Some("all") => Trains::All,
+        Some("vectors") => Trains::Vectors,
+        Some(other) => bail!("--trains: {other:?} is neither all nor vectors"),
+    };
     let tuner = inside_gpt::tune::Tuner::new(&model.gpt, trains)?;
     eprintln!("training {:?}: {} of {} parameters", trains, tuner.trainable(), model.info.params.total);
     Ok(tuner)
@@ -586,7 +592,7 @@ fn new_tuner(model: &Model) -> Result<inside_gpt::tune::Tuner> {
 /// `inside-gpt finetune`: the browser's fine-tune (the same steps, the same losses).
 fn finetune_cmd(args: &Args) -> Result<()> {
     let model = load(args)?;
-    let mut tuner = new_tuner(&model)?;
+    let mut tuner = new_tuner(args, &model)?;
     let plan = tuner.teach(&model.tokenizer, args.str("text")?, tune_options(args)?)?;
     eprintln!("{} tokens in {} windows, {} steps", plan.tokens, plan.windows, plan.steps);
     run_tune(args, &model, &mut tuner)
@@ -596,7 +602,7 @@ fn finetune_cmd(args: &Args) -> Result<()> {
 /// each a list separated by `|`.
 fn prefer_cmd(args: &Args) -> Result<()> {
     let model = load(args)?;
-    let mut tuner = new_tuner(&model)?;
+    let mut tuner = new_tuner(args, &model)?;
     let rated = |k: &str, good: bool| args.str(k).map(|s| s.split('|').map(|t| inside_gpt::tune::Rated { text: t.to_string(), good }).collect::<Vec<_>>());
     let items: Vec<_> = rated("good", true)?.into_iter().chain(rated("bad", false)?).collect();
     let plan = tuner.prefer(&model.gpt, &model.tokenizer, args.str("prompt")?, &items, tune_options(args)?)?;

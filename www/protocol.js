@@ -116,7 +116,8 @@ export const Status = Object.freeze({
  * @property {boolean} tuned the engine runs tuned weights (not the loaded ones)
  * @property {number} trainable parameters that training changes
  * @property {number} total parameters of the model
- * @property {string} which which weights train, in words
+ * @property {'all'|'vectors'} trains every weight, or (above maxParams) the norms and biases only
+ * @property {number} maxParams the largest model whose every weight trains
  */
 
 /** Cache API bucket for downloaded weights; bump the version when the cached format changes. */

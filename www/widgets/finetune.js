@@ -104,10 +104,9 @@ export function readTuning(el, { beta = false } = {}) {
 /** Which weights train, from the engine's TuneInfo. */
 export function whichText(m) {
   if (!m?.tune) return t('tune.cannot');
-  if (m.tune.maxParams && m.tune.total > m.tune.maxParams) {
-    return t('tune.tooBig', { total: m.tune.total.toLocaleString(), max: m.tune.maxParams.toLocaleString() });
-  }
-  return t('tune.which', { which: m.tune.which, trainable: m.tune.trainable.toLocaleString(), total: m.tune.total.toLocaleString() });
+  const n = (v) => v.toLocaleString();
+  const key = m.tune.trains === 'vectors' ? 'tune.whichVectors' : 'tune.whichAll';
+  return t(key, { trainable: n(m.tune.trainable), total: n(m.tune.total), max: n(m.tune.maxParams) });
 }
 
 export class GptFinetune extends GptElement {

@@ -208,7 +208,7 @@ export class GptModel extends GptElement {
     this.status(t('model.loaded', { name: m.name, source: t(`model.source.${m.source}`), seconds: fmt(m.seconds, 2), threads }));
     const note = this.$('.tuned-note');
     note.hidden = !m.tuned;
-    note.textContent = m.tuned ? t('model.tuned', { which: m.tune?.which ?? '' }) : '';
+    note.textContent = m.tuned ? t('model.tuned', { which: t(m.tune?.trains === 'vectors' ? 'tune.shortVectors' : 'tune.shortAll') }) : '';
     this.$('.card-body').hidden = false;
     if (m.url) this.$('.pick').value = m.url;
     const rows = [['model.layers', c.n_layer], ['model.heads', c.n_head], ['model.width', c.n_embd], ['model.ff', c.n_ff],
