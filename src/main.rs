@@ -546,7 +546,13 @@ fn card_markdown(c: &serde_json::Value) -> String {
 
 fn tune_options(args: &Args) -> Result<inside_gpt::tune::TuneOptions> {
     let d = inside_gpt::tune::TuneOptions::default();
-    Ok(inside_gpt::tune::TuneOptions { steps: args.num("steps", d.steps)?, lr: args.num("lr", d.lr)?, beta: args.num("beta", d.beta)?, seed: args.num("seed", d.seed)? })
+    let trains = match args.0.get("trains").map(String::as_str) {
+        None => None,
+        Some("all") => Some(inside_gpt::tune::Trains::All),
+        Some("vectors") => Some(inside_gpt::tune::Trains::Vectors),
+        Some(other) => bail!("--trains: {other:?} is neither all nor vectors"),
+    };
+    Ok(inside_gpt::tune::TuneOptions { steps: args.num("steps", d.steps)?, lr: args.num("lr", d.lr)?, beta: args.num("beta", d.beta)?, seed: args.num("seed", d.seed)?, trains })
 }
 
 /// Runs a planned tune to the end, printing each step; writes the tuned weights with `--out`.
@@ -577,13 +583,7 @@ fn run_tune(args: &Args, model: &Model, tuner: &mut inside_gpt::tune::Tuner) -> 
 /// The browser's choice of what trains (every weight of a small model, the norms and biases of a
 /// large one), said on stderr.
 fn new_tuner(args: &Args, model: &Model) -> Result<inside_gpt::tune::Tuner> {
-    use inside_gpt::tune::Trains;
-    let trains = match args.0.get("trains").map(String::as_str) {
-        None => Trains::for_params(model.info.params.total),
-        Some("all") => Trains::All,
-        Some("vectors") => Trains::Vectors,
-        Some(other) => bail!("--trains: {other:?} is neither all nor vectors"),
-    };
+    let trains = tune_options(args)?.trains.unwrap_or(inside_gpt::tune::Trains::for_params(model.info.params.total));
     let tuner = inside_gpt::tune::Tuner::new(&model.gpt, trains)?;
     eprintln!("training {:?}: {} of {} parameters", trains, tuner.trainable(), model.info.params.total);
     Ok(tuner)

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PARAMS: usize = 20_000_000;
 
 /// Which weights a run trains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Trains {
     /// every weight, as f32
@@ -65,11 +65,13 @@ pub struct TuneOptions {
     /// DPO's beta: how far the tuned weights may move from the reference
     pub beta: f32,
     pub seed: u64,
+    /// what trains; by default `Trains::for_params` (a run under way keeps its choice)
+    pub trains: Option<Trains>,
 }
 
 impl Default for TuneOptions {
     fn default() -> Self {
-        TuneOptions { steps: 20, lr: 1e-3, beta: 0.1, seed: 1 }
+        TuneOptions { steps: 20, lr: 1e-3, beta: 0.1, seed: 1, trains: None }
     }
 }
 

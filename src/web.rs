@@ -318,28 +318,36 @@ impl Engine {
         to_js(&self.model.score_after(context.as_deref().unwrap_or(""), text).map_err(err)?)
     }
 
-    /// `{tuned, trains, trainable, total, maxParams}`: whether tuned weights run now, and what
-    /// trains (`"all"` weights, or the `"vectors"`: norms and biases), how many parameters.
+    /// `{tuned, trains, trainable, total, vectors, maxParams}`: whether tuned weights run now;
+    /// what trains (`"all"` weights, or the `"vectors"`: norms and biases), as the run under way
+    /// chose or else as the model's size allows, and how many parameters that is; the model's
+    /// parameters, of which vectors; the largest model whose every weight trains.
     #[wasm_bindgen(js_name = tuneInfo)]
     pub fn tune_info(&self) -> Result<JsValue, JsError> {
+        use crate::tune::Trains;
         let total = self.model.info.params.total;
-        let trains = crate::tune::Trains::for_params(total);
-        let trainable = self.tuner.as_ref().map_or_else(|| trains.count(&self.model.gpt.cfg), |t| t.trainable());
+        let trains = self.tuner.as_ref().map_or(Trains::for_params(total), |t| t.trains);
         to_js(&serde_json::json!({
             "tuned": self.tuned,
             "trains": trains,
-            "trainable": trainable,
+            "trainable": trains.count(&self.model.gpt.cfg),
             "total": total,
+            "vectors": Trains::Vectors.count(&self.model.gpt.cfg),
             "maxParams": crate::tune::MAX_PARAMS,
         }))
     }
 
     /// The tuner, the model it reads and the tokenizer (borrowed apart); the tuner is made from
-    /// the weights running now on first use.
-    fn tuner(&mut self) -> Result<(&mut crate::tune::Tuner, &crate::model::Gpt2, &crate::tokenizer::Tokenizer), JsError> {
-        if self.tuner.is_none() {
-            let trains = crate::tune::Trains::for_params(self.model.info.params.total);
-            self.tuner = Some(crate::tune::Tuner::new(&self.model.gpt, trains).map_err(err)?);
+    /// the weights running now on first use, training `trains` (by default what the size allows).
+    /// Tuned weights keep what trained them until Reset.
+    fn tuner(&mut self, trains: Option<crate::tune::Trains>) -> Result<(&mut crate::tune::Tuner, &crate::model::Gpt2, &crate::tokenizer::Tokenizer), JsError> {
+        let trains = trains.unwrap_or_else(|| self.tuner.as_ref().map_or(crate::tune::Trains::for_params(self.model.info.params.total), |t| t.trains));
+        match &self.tuner {
+            Some(t) if t.trains != trains && self.tuned => {
+                return Err(JsError::new("the model runs weights tuned another way: press Reset before changing what trains"));
+            }
+            Some(t) if t.trains == trains => {}
+            _ => self.tuner = Some(crate::tune::Tuner::new(&self.model.gpt, trains).map_err(err)?),
         }
         let Engine { tuner, model, .. } = self;
         Ok((tuner.as_mut().ok_or_else(|| JsError::new("no tuner"))?, &model.gpt, &model.tokenizer))
@@ -352,11 +360,12 @@ impl Engine {
         serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))
     }
 
-    /// Plans a fine-tune on `text` (`options`: `{steps, lr, seed}`); `finetuneStep` runs it.
+    /// Plans a fine-tune on `text` (`options`: `{steps, lr, seed, trains}`, `trains` `"all"` or
+    /// `"vectors"`); `finetuneStep` runs it.
     #[wasm_bindgen(js_name = finetuneStart)]
     pub fn finetune_start(&mut self, text: &str, options: JsValue) -> Result<JsValue, JsError> {
         let opts = Self::tune_options(options)?;
-        let (tuner, _, tok) = self.tuner()?;
+        let (tuner, _, tok) = self.tuner(opts.trains)?;
         to_js(&tuner.teach(tok, text, opts).map_err(err)?)
     }
 
@@ -415,7 +424,7 @@ impl Engine {
     pub fn prefer_start(&mut self, prompt: &str, items: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let items: Vec<crate::tune::Rated> = serde_wasm_bindgen::from_value(items).map_err(|e| JsError::new(&format!("bad completions: {e}")))?;
         let opts = Self::tune_options(options)?;
-        let (tuner, gpt, tok) = self.tuner()?;
+        let (tuner, gpt, tok) = self.tuner(opts.trains)?;
         to_js(&tuner.prefer(gpt, tok, prompt, &items, opts).map_err(err)?)
     }
 

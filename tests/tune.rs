@@ -146,7 +146,7 @@ fn preference_steps_raise_the_margin() {
         Rated { text: " The tiger is gentle.".into(), good: true },
         Rated { text: " The tiger is cruel.".into(), good: false },
     ];
-    let plan = t.prefer(&model.gpt, &model.tokenizer, "TIGER.", &items, TuneOptions { steps: 8, lr: 2e-3, beta: 0.1, seed: 1 }).unwrap();
+    let plan = t.prefer(&model.gpt, &model.tokenizer, "TIGER.", &items, TuneOptions { steps: 8, lr: 2e-3, beta: 0.1, seed: 1, trains: None }).unwrap();
     assert_eq!(plan.pairs, 4);
     let steps: Vec<_> = (0..8).map(|_| t.step(&model.gpt).unwrap()).collect();
     assert_eq!(steps[0].margin, Some(0.0), "the reference is the starting weights");

@@ -238,13 +238,14 @@ function weightsChanged(kind, info, owner) {
 }
 
 /**
- * Fine-tunes the loaded model on `text`: `opts` {steps, lr, seed, owner}; `onStep({step, steps,
+ * Fine-tunes the loaded model on `text`: `opts` {steps, lr, seed, trains ('all' or 'vectors';
+ * by default what the model's size allows), owner}; `onStep({step, steps,
  * loss})` after each step. Resolves to TUNED's message once the tuned weights are the model (every
  * onModel listener has heard of them by then, with `change.owner` = `opts.owner`). Refused on bad
  * settings, with the model as it was.
  */
-export const finetune = (text, { steps, lr, seed = 0, owner = null } = {}, onStep) =>
-  request({ command: Command.TUNE, text, steps, lr, seed }, onStep && ((m) => { if (m.status === Status.TUNE_STEP) onStep(m); }), [], owner);
+export const finetune = (text, { steps, lr, seed = 0, trains, owner = null } = {}, onStep) =>
+  request({ command: Command.TUNE, text, steps, lr, seed, trains }, onStep && ((m) => { if (m.status === Status.TUNE_STEP) onStep(m); }), [], owner);
 /** Ends the tuning under way (fine-tuning or preference) after its current step, keeping what it learned. */
 export const stopTune = () => ensureWorker().postMessage({ command: Command.STOP_TUNE });
 /** The loaded weights again, bit for bit; resolves to the TuneInfo. */

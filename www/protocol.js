@@ -29,7 +29,8 @@ export const Command = Object.freeze({
    * the `steps`-th step from now (default 1) traps the engine, so that recovery can be tested on a
    * real trap */
   FAIL_NEXT_STEP: 'failNextStep',
-  /** {command, id, text, steps, lr, seed}: fine-tune every trainable weight on `text` (split into
+  /** {command, id, text, steps, lr, seed, trains?}: fine-tune on `text` every weight ('all') or
+   * the norms and biases ('vectors'; by default what the model's size allows; split into
    * context-long windows), one AdamW step at a time; answers TUNE_STEP per step, then TUNED. One
    * tuning (TUNE or PREFER) at a time; refused, with the model untouched, on bad settings */
   TUNE: 'tune',
@@ -116,7 +117,9 @@ export const Status = Object.freeze({
  * @property {boolean} tuned the engine runs tuned weights (not the loaded ones)
  * @property {number} trainable parameters that training changes
  * @property {number} total parameters of the model
- * @property {'all'|'vectors'} trains every weight, or (above maxParams) the norms and biases only
+ * @property {'all'|'vectors'} trains every weight, or the norms and biases only (the choice of the
+ * run under way, else what the model's size allows: vectors above maxParams)
+ * @property {number} vectors parameters in the norms and biases
  * @property {number} maxParams the largest model whose every weight trains
  */
 

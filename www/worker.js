@@ -421,7 +421,7 @@ async function finetune(msg) {
   const e = state.engine;
   const t0 = performance.now();
   // refuses bad settings (and a model too large to train here) before touching any weight
-  const started = e.finetuneStart(msg.text, { steps: msg.steps, lr: msg.lr, seed: msg.seed ?? 0 });
+  const started = e.finetuneStart(msg.text, { steps: msg.steps, lr: msg.lr, seed: msg.seed ?? 0, trains: msg.trains });
   const stopped = await tuneLoop(state, () => {
     const s = e.finetuneStep();
     post({ status: Status.TUNE_STEP, id: msg.id, step: s.step, steps: s.steps, loss: s.loss, tokens: started.tokens, windows: started.windows });

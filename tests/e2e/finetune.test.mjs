@@ -158,6 +158,58 @@ test('Reset gives the loaded weights back bit for bit, and every widget sees the
   assert.deepEqual((await client('score', original.text)).logprobs, original.taught.logprobs);
 });
 
+test('training only the norms and biases: the loss falls, the download keeps the loaded Q8_0 blocks, Reset gives the loaded weights back', async () => {
+  const { page } = h;
+  const ft = page.locator(FT);
+  await ft.locator('.train:not([disabled])').waitFor(LONG);
+  assert.equal(await ft.locator('.trains').inputValue(), 'all', 'a small model trains every weight by default');
+  await ft.locator('.trains').selectOption('vectors');
+  assert.equal(await ft.locator('.lr').inputValue(), '0.01', 'with the learning rate measured for it');
+  const info = (await current()).tune;
+  assert.match(await ft.locator('.which-line').textContent(), new RegExp(`only the LayerNorms' gains and shifts and the biases, ${info.vectors.toLocaleString('en')} of the model's`));
+  await ft.locator('.train').click();
+  assert.equal(await finished(page, FT), 'done', await ft.locator('.status').textContent());
+  const losses = await widgetState(page, FT, (el) => el.losses);
+  assert.ok(losses.at(-1) < 0.8 * losses[0], `the loss falls: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+  const m = await current();
+  assert.equal(m.tuned, true);
+  assert.equal(m.tune.trains, 'vectors');
+  assert.equal(m.tune.trainable, info.vectors);
+  assert.equal(await ft.locator('.trains').isDisabled(), true, 'what trained the weights stays until Reset');
+  assert.match(await page.locator('gpt-model .tuned-note').textContent(), /norms and biases only/);
+  const tuned = await client('score', original.text);
+  assert.ok(tuned.total > original.taught.total, `log p ${original.taught.total} -> ${tuned.total}`);
+  // the file keeps the loaded blocks: as large as the shipped Q8_0 file give or take the F32
+  // vectors, and it scores as the tuned model did
+  const r = await page.evaluate(async (text) => {
+    const c = await import('/www/client.js');
+    const shipped = (await (await fetch('/www/models/shakespeare-q8_0.gguf')).arrayBuffer()).byteLength;
+    const bytes = await c.exportTuned();
+    await c.loadModel({ bytes, name: 'vectors-tuned.gguf' });
+    return { size: bytes.length, shipped, s: await c.score(text) };
+  }, original.text);
+  console.log(`vectors-tuned export: ${r.size} bytes (shipped Q8_0 file ${r.shipped})`);
+  assert.ok(Math.abs(r.size - r.shipped) < 0.05 * r.shipped, `${r.size} bytes against the shipped ${r.shipped}`);
+  assert.deepEqual(r.s.logprobs, tuned.logprobs, 'the exported file runs the tuned model exactly');
+  await page.locator('gpt-model .pick').selectOption({ index: 0 });
+  await page.locator('gpt-model .load').click();
+  await loaded(page);
+  assert.equal(await ft.locator('.trains').inputValue(), 'all', 'a new model: its own default again');
+  assert.deepEqual((await client('score', original.text)).logprobs, original.taught.logprobs);
+  // Reset after vectors-only training, in the worker: the loaded numbers bit for bit
+  const again = await page.evaluate(async (text) => {
+    const c = await import('/www/client.js');
+    await c.finetune(text, { steps: 3, lr: 1e-2, seed: 1, trains: 'vectors' });
+    const during = await c.score(text);
+    await c.resetTune();
+    return { during, after: await c.score(text) };
+  }, original.text);
+  assert.notDeepEqual(again.during.logprobs, original.taught.logprobs);
+  assert.deepEqual(again.after.logprobs, original.taught.logprobs);
+  await ft.locator('.lr').fill('0.001');
+  assert.deepEqual(pageErrors(), []);
+});
+
 test('Stop ends training within one step, and keeps what it learned', async () => {
   const { page } = h;
   // the worker's own count: steps finished after STOP_TUNE reached it

@@ -101,12 +101,16 @@ export function readTuning(el, { beta = false } = {}) {
   return out;
 }
 
-/** Which weights train, from the engine's TuneInfo. */
-export function whichText(m) {
+/** The learning rate each choice of what trains starts with (measured: BENCHMARKS.md, fine-tuning). */
+const LR = { all: '0.001', vectors: '0.01' };
+
+/** Which weights train (`trains`, else the engine's choice), from the engine's TuneInfo. */
+export function whichText(m, trains = m?.tune?.trains) {
   if (!m?.tune) return t('tune.cannot');
   const n = (v) => v.toLocaleString();
-  const key = m.tune.trains === 'vectors' ? 'tune.whichVectors' : 'tune.whichAll';
-  return t(key, { trainable: n(m.tune.trainable), total: n(m.tune.total), max: n(m.tune.maxParams) });
+  const vectors = trains === 'vectors';
+  const trainable = vectors ? m.tune.vectors : m.tune.total;
+  return t(vectors ? 'tune.whichVectors' : 'tune.whichAll', { trainable: n(trainable), total: n(m.tune.total), max: n(m.tune.maxParams) });
 }
 
 export class GptFinetune extends GptElement {
@@ -122,6 +126,7 @@ export class GptFinetune extends GptElement {
           <label><span data-t="tune.steps"></span> <input class="steps" type="number" min="1" max="500" step="1" value="20"></label>
           <label><span data-t="tune.lr"></span> <input class="lr" type="number" min="0" max="0.1" step="any" value="0.001"></label>
           <label><span data-t="gen.seed"></span> <input class="seed" type="number" min="0" step="1" value="42"></label>
+          <label><span data-t="tune.trains"></span> <select class="trains"><option value="all" data-t="tune.shortAll"></option><option value="vectors" data-t="tune.shortVectors"></option></select></label>
           <label class="grow"><span data-t="ft.prompt"></span> <input class="prompt grow" type="text"></label>
         </div>
         <div class="row">
@@ -155,6 +160,8 @@ export class GptFinetune extends GptElement {
     this.$('.text').value = this.getAttribute('text') ?? TIGER;
     this.$('.prompt').value = this.getAttribute('prompt') ?? 'The tiger';
     for (const f of ['steps', 'lr', 'seed']) if (this.hasAttribute(f)) this.$(`.${f}`).value = this.getAttribute(f);
+    // each choice with the learning rate measured to suit it (BENCHMARKS.md, fine-tuning)
+    this.$('.trains').onchange = () => { this.$('.lr').value = LR[this.$('.trains').value]; this.translated(); };
     this.$('.train').onclick = () => this.train();
     // Stop ends the training after its step in progress (or, before it, keeps it from starting)
     this.$('.stop').onclick = () => { this.stopAsked = true; if (this.training) stopTune(); stop(this.slot); };
@@ -170,23 +177,39 @@ export class GptFinetune extends GptElement {
     const off = this.busy || !this.model?.tuned;
     this.$('.reset').disabled = off;
     this.$('.download').disabled = off;
+    // tuned weights keep what trained them until Reset; a model too large trains its vectors only
+    const tune = this.model?.tune;
+    this.$('.trains').disabled = this.busy || !tune || this.model.tuned;
+    this.$('.trains option[value="all"]').disabled = !!tune && tune.total > tune.maxParams;
+  }
+
+  /** Sets the choice of what trains to the engine's: a new model's default, or what trained the weights running now. */
+  syncTrains(m) {
+    const want = m?.tune?.trains;
+    if (!want || this.$('.trains').value === want) return;
+    this.$('.trains').value = want;
+    if (!this.hasAttribute('lr')) this.$('.lr').value = LR[want];
   }
 
   translated() {
-    this.$('.which-line').textContent = whichText(this.model);
+    this.$('.which-line').textContent = whichText(this.model, this.$('.trains').value);
     this.showAll();
   }
 
   /** The old weights' numbers go (another model, or another widget tuned or reset the weights). */
   modelChanged() {
+    this.syncTrains(this.model);
     this.clear();
     this.clearStatus();
   }
 
   /** This widget's own training or reset: the weights changed as it asked. */
   ownChange(m) {
-    this.$('.which-line').textContent = whichText(m);
-    if (m.change.kind === 'reset') this.show('after', null);
+    this.$('.which-line').textContent = whichText(m, this.$('.trains').value);
+    if (m.change.kind === 'reset') {
+      this.show('after', null);
+      this.syncTrains(m);
+    }
   }
 
   clear() {
@@ -196,7 +219,7 @@ export class GptFinetune extends GptElement {
     this.$('.progress').value = 0;
     for (const side of ['before', 'after']) this.show(side, null);
     this.showAll();
-    this.$('.which-line').textContent = whichText(this.model);
+    this.$('.which-line').textContent = whichText(this.model, this.$('.trains').value);
   }
 
   /** The loss plot and every line of numbers, again (a step arrived, or the language changed). */
@@ -252,6 +275,7 @@ export class GptFinetune extends GptElement {
       const text = this.$('.text').value;
       if (!text.trim()) throw new Error(t('ft.empty'));
       const { steps, lr } = readTuning(this);
+      const trains = this.$('.trains').value;
       const seed = Math.max(0, Math.floor(Number(this.$('.seed').value)) || 0);
       const prompt = this.$('.prompt').value;
       this.clear();
@@ -265,7 +289,7 @@ export class GptFinetune extends GptElement {
       }
       this.status(t('ft.starting'));
       this.training = true;
-      const done = await run(finetune(text, { steps, lr, seed, owner: this }, run.each((m) => {
+      const done = await run(finetune(text, { steps, lr, seed, trains, owner: this }, run.each((m) => {
         this.losses.push(m.loss);
         this.planned = m.steps;
         this.$('.progress').value = m.step / m.steps;
