@@ -2,6 +2,7 @@
 //!
 //! Layout (each module is DOM-free and tested natively, except `web`):
 //! - `bench`: kernel benchmarks (ours, candle's QMatMul, scalar), natively and in wasm
+//! - `card`: the export of a checkpoint to the shipped files, the model card and models.json
 //! - `gguf`: GGUF v3 reader (bounds-checked) and writer, the tensor types
 //! - `quants`: ggml's block formats (F16, BF16, Q4_0 .. Q8_0, Q2_K .. Q6_K), one file each: layout, decoder, encoder
 //! - `hostile`: malformed and hostile GGUF files with the message each must produce (fixtures, fuzzing)
@@ -10,13 +11,14 @@
 //! - `tokenizer`: byte-level BPE (the `tokenizers` crate) and UTF-8-safe streaming decode
 //! - `sampler`: seeded greedy / temperature / top-k / top-p sampling
 //! - `session`: the generation and scoring API shared by the CLI and the browser
-//! - `train`: the trainer (AdamW over the same `Gpt2`, checkpoints as GGUF)
+//! - `train`: the trainer (AdamW over the same `Gpt2`, checkpoints as GGUF) and the pre-training run
 //! - `xor`: the hand-written back-propagation walkthrough (every intermediate kept)
 //! - `synth`: random-weight models from a seed, for tests and benchmarks
 //! - `tune`: fine-tuning and preference tuning (DPO) on plain slices, with their backward pass
 //! - `web`: every `wasm_bindgen` item (wasm32 only)
 
 pub mod bench;
+pub mod card;
 pub mod gguf;
 pub mod hostile;
 pub mod kernels;
