@@ -54,7 +54,7 @@ pub struct Scored {
 pub fn export(ckpt: &str, corpus: &str, out: &str, scored: &mut dyn FnMut(Scored)) -> Result<()> {
     let bytes = std::fs::read(ckpt).map_err(|e| Error(format!("{ckpt}: {e}")))?;
     let (trainer, tok) = Trainer::resume(&bytes)?;
-    let weights = trainer.weights()?;
+    let weights = trainer.weights();
     let (train_texts, held_texts) = read_corpus(corpus)?;
     let held = encode_works(&tok, &held_texts)?;
     let seq = trainer.tc.seq_len;

@@ -5,9 +5,10 @@
 //! carries `output.weight`. Every matrix is a `Matrix`, dense f32 or quantized blocks: quantization
 //! swaps the layer type, not the model.
 //!
-//! Two ways through the same layers and the same weights: `infer` (generation, scoring, tracing)
-//! runs one sequence on plain f32 slices (T, C) through our kernels, with the KV cache; `forward_train`
-//! runs candle's graph on (B, T, C) tensors, for autograd. Shapes are noted on each line.
+//! One way through the layers: `infer` (generation, scoring, tracing) runs one sequence on plain
+//! f32 slices (T, C) through our kernels, with the KV cache; training (`tune`, `train`) runs the
+//! same arithmetic with each layer's backward pass beside its forward, over the same weights.
+//! Shapes are noted on each line.
 
 use crate::gguf::{dequantize, DType, Gguf, TensorInfo};
 use crate::{bail, Error, Result};
@@ -120,8 +121,8 @@ impl Config {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-/// Where weights come from: a GGUF file (inference), or named f32 tensors (training, whose
-/// tensors are candle `Var`s so that gradients reach them).
+/// Where weights come from: a GGUF file, or named f32 tensors (a trained or tuned model's, and the
+/// tests' candle `Var`s).
 enum Source<'a> {
     File { g: &'a Gguf, bytes: &'a [u8] },
     /// a streamed file: each tensor's bytes apart (`gguf::Incoming`), in the header's order,
@@ -224,10 +225,9 @@ impl<'a> Loader<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layers: `forward` on candle tensors (B, T, C) for training, with autograd; `apply` on plain
-// slices (T, C) of one sequence for inference, through our kernels.
+// Layers: `apply` on plain slices (T, C) of one sequence, through our kernels.
 
-/// Lends a contiguous f32 tensor's values (no copy; they stay current while training updates them).
+/// Lends a contiguous f32 tensor's values (no copy).
 fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     let (storage, layout) = t.storage_and_layout();
     match (&*storage, layout.contiguous_offsets()) {
@@ -246,12 +246,6 @@ impl LayerNorm {
     /// Each row of x (rows of `w.len()` values) normalised, scaled and shifted.
     fn apply(&self, x: &[f32]) -> Result<Vec<f32>> {
         read(&self.w, |w| read(&self.b, |b| layer_norm(x, w, b, self.eps as f32, None)))?
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // candle's fused kernel has no backward pass: training takes the composed one
-        let f = if x.track_op() { candle_nn::ops::layer_norm_slow } else { candle_nn::ops::layer_norm };
-        Ok(f(x, &self.w, &self.b, self.eps as f32)?) // (B, T, C)
     }
 }
 
@@ -273,8 +267,7 @@ pub(crate) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32, mut stats: O
     y
 }
 
-/// A weight matrix (out, in): dense f32 through candle (trainable), or quantized blocks
-/// through our kernels.
+/// A weight matrix (out, in): dense f32, or blocks of any other type, through our kernels.
 enum Matrix {
     Dense(Tensor),
     Quant(QMatrix),
@@ -326,26 +319,6 @@ impl Matrix {
             }
         })
     }
-
-    /// x (..., in) times W^T, as one 2-D product over all leading positions: a batched product
-    /// with a broadcast weight would also make B copies of the weight's gradient.
-    fn matmul_t(&self, x: &Tensor) -> Result<Tensor> {
-        let mut dims = x.dims().to_vec();
-        let n_in = dims.pop().unwrap_or(1);
-        let rows: usize = dims.iter().product();
-        let x = x.reshape((rows, n_in))?;
-        let y = match self {
-            Matrix::Dense(w) => x.matmul(&w.t()?)?, // (rows, out)
-            // no gradient through quantized blocks: the slice product, as inference runs it
-            Matrix::Quant(_) | Matrix::Candle(..) => {
-                let y = self.matmul(&x.flatten_all()?.to_vec1::<f32>()?, rows)?;
-                let out = y.len() / rows.max(1);
-                Tensor::from_vec(y, (rows, out), &Device::Cpu)?
-            }
-        };
-        dims.push(y.dim(1)?);
-        Ok(y.reshape(dims)?)
-    }
 }
 
 struct Linear {
@@ -362,10 +335,6 @@ impl Linear {
         read(&self.b, |b| y.chunks_exact_mut(b.len()).for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b)))?;
         Ok(y)
     }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.w.matmul_t(x)?.broadcast_add(&self.b)?) // (B, T, out)
-    }
 }
 
 struct CausalSelfAttention {
@@ -375,27 +344,6 @@ struct CausalSelfAttention {
 }
 
 impl CausalSelfAttention {
-    /// Training: x (B, T, C) from position 0; returns (B, T, C).
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, t, c) = x.dims3()?;
-        let (nh, hs) = (self.n_head, c / self.n_head);
-        let qkv = self.c_attn.forward(x)?; // (B, T, 3C)
-        let heads = |i: usize| -> Result<Tensor> {
-            Ok(qkv.narrow(2, i * c, c)?.reshape((b, t, nh, hs))?.transpose(1, 2)?.contiguous()?) // (B, nh, T, hs)
-        };
-        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
-        let mut att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?; // (B, nh, T, T)
-        if t > 1 {
-            let mask: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
-            att = att.broadcast_add(&Tensor::from_vec(mask, (t, t), &Device::Cpu)?)?;
-        }
-        // candle's fused softmax has no backward pass: training takes the composed one
-        let att = if att.track_op() { candle_nn::ops::softmax(&att, candle_core::D::Minus1)? } else { candle_nn::ops::softmax_last_dim(&att)? };
-        let y = att.matmul(&v)?; // (B, nh, T, hs)
-        let y = y.transpose(1, 2)?.reshape((b, t, c))?; // (B, T, C)
-        self.c_proj.forward(&y)
-    }
-
     /// Inference: x (T, C) at positions pos0.. after the `kv` cache's; appends their keys and
     /// values; returns y (T, C) and, if `att` is given, fills it with the weights (nh, T, pos0 + T).
     fn apply(&self, x: &[f32], kv: &mut LayerCache, att: Option<&mut Vec<f32>>, clock: &mut Clock) -> Result<Vec<f32>> {
@@ -454,22 +402,9 @@ impl Mlp {
         clock.lap(Stage::Matmul);
         Ok(out)
     }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.c_fc.forward(x)?; // (B, T, 4C)
-        // both are GELU's tanh approximation; candle's backward is slow, so training takes ours
-        let h = if h.track_op() { h.apply_op1(GeluTanh)? } else { h.gelu()? };
-        self.c_proj.forward(&h)
-    }
 }
 
-/// GELU, tanh approximation, with a one-pass derivative for training:
-/// y = x/2 (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3)
-/// dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-struct GeluTanh;
-/// Its derivative, applied elementwise.
-struct GeluTanhGrad;
-
+/// GELU, tanh approximation: y = x/2 (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3).
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
 /// Written as x / (1 + e^(-2u)), which equals x/2 (1 + tanh u), with our `exp`: libm's tanh is
@@ -487,42 +422,6 @@ pub(crate) fn gelu_tanh_grad(x: f32) -> f32 {
     s + 2.0 * x * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
 }
 
-fn contiguous_f32<'a>(s: &'a candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (candle_core::CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => candle_core::bail!("gelu-tanh needs a contiguous f32 tensor"),
-    }
-}
-
-impl candle_core::CustomOp1 for GeluTanh {
-    fn name(&self) -> &'static str {
-        "gelu-tanh"
-    }
-    fn cpu_fwd(&self, s: &candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let y = contiguous_f32(s, l)?.iter().map(|&x| gelu_tanh(x)).collect();
-        Ok((candle_core::CpuStorage::F32(y), l.shape().clone()))
-    }
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.mul(&arg.contiguous()?.apply_op1_no_bwd(&GeluTanhGrad)?)?))
-    }
-}
-
-impl candle_core::CustomOp1 for GeluTanhGrad {
-    fn name(&self) -> &'static str {
-        "gelu-tanh-grad"
-    }
-    fn cpu_fwd(&self, s: &candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let d = contiguous_f32(s, l)?
-            .iter()
-            .map(|&x| {
-                let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
-                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
-            })
-            .collect();
-        Ok((candle_core::CpuStorage::F32(d), l.shape().clone()))
-    }
-}
-
 struct Block {
     ln_1: LayerNorm,
     attn: CausalSelfAttention,
@@ -533,26 +432,11 @@ struct Block {
 enum TokenEmbedding {
     /// rows of any type but F32, decoded on lookup by the file's own decoder
     Packed(QMatrix),
-    /// (V, C), trainable
+    /// (V, C)
     Dense(Tensor),
 }
 
 impl TokenEmbedding {
-    /// ids (B, T) -> (B, T, C)
-    fn rows(&self, ids: &Tensor) -> Result<Tensor> {
-        let (b, t) = ids.dims2()?;
-        match self {
-            TokenEmbedding::Dense(w) => Ok(w.index_select(&ids.flatten_all()?, 0)?.reshape((b, t, ()))?),
-            TokenEmbedding::Packed(q) => {
-                let mut v = Vec::with_capacity(b * t * q.cols);
-                for id in ids.flatten_all()?.to_vec1::<u32>()? {
-                    q.dequantize_row(id as usize, &mut v);
-                }
-                Ok(Tensor::from_vec(v, (b, t, q.cols), &Device::Cpu)?)
-            }
-        }
-    }
-
     /// ids (T,) -> (T, C) on plain slices.
     fn lookup(&self, ids: &[u32]) -> Result<Vec<f32>> {
         match self {
@@ -877,7 +761,7 @@ impl Gpt2 {
         Ok(out.to_bytes())
     }
 
-    /// Builds the model over named f32 tensors (candle shapes; `Var`s when training).
+    /// Builds the model over named f32 tensors (candle shapes).
     pub fn from_tensors(cfg: &Config, tensors: &HashMap<String, Tensor>) -> Result<Self> {
         Self::build(cfg.clone(), Loader { src: Source::Tensors(tensors), kernels: Kernels::Ours })
     }
@@ -1012,19 +896,6 @@ impl Gpt2 {
         Ok(Forward { logits, attention })
     }
 
-    /// Training forward (candle, with autograd): ids (B, T) from position 0; logits (B, T, V).
-    pub fn forward_train(&self, ids: &Tensor) -> Result<Tensor> {
-        let t = ids.dim(1)?;
-        if t > self.cfg.n_ctx {
-            bail!("{t} tokens exceed the context length of {}", self.cfg.n_ctx);
-        }
-        let mut x = self.wte.rows(ids)?.broadcast_add(&self.wpe.narrow(0, 0, t)?)?; // (B, T, C)
-        for block in &self.blocks {
-            x = (&x + block.attn.forward(&block.ln_1.forward(&x)?)?)?;
-            x = (&x + block.mlp.forward(&block.ln_2.forward(&x)?)?)?; // (B, T, C)
-        }
-        self.lm_head.matmul_t(&self.ln_f.forward(&x)?) // (B, T, V)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

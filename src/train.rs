@@ -1,7 +1,9 @@
-//! Training the same `Gpt2` the engine runs: its weights become candle `Var`s, candle's autograd
-//! gives the gradients, and our own AdamW (warm-up, cosine decay, decoupled weight decay on
-//! matrices, global-norm clipping) updates them. Optimizer state is explicit so that a checkpoint
-//! (a GGUF file written by the same exporter) resumes a run exactly.
+//! Pre-training the same GPT-2 the engine runs, on plain f32 slices: each window's gradient comes
+//! from fine-tuning's forward and backward passes (`tune`, checked against candle's autograd in
+//! `tests/tune.rs`), the windows of a batch on as many threads as the machine has, and AdamW
+//! (warm-up, cosine decay, decoupled weight decay on matrices, global-norm clipping) updates the
+//! weights. Optimizer state is explicit so that a checkpoint (a GGUF file written by the same
+//! exporter) resumes a run exactly.
 //!
 //! `run` is the pre-training of the default model on the Shakespeare corpus (`inside-gpt train`,
 //! `.ci/train`): tokenizer, loop, held-out evaluations, checkpoints and the log the card quotes.
@@ -11,8 +13,6 @@ use crate::model::{Config, Gpt2, Weights};
 use crate::sampler::Rng;
 use crate::tokenizer::Tokenizer;
 use crate::{bail, Error, Result};
-use candle_core::{Device, Tensor, Var};
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
@@ -65,20 +65,16 @@ impl TrainConfig {
     }
 }
 
-struct Param {
-    name: String,
-    /// ggml dims, as the exporter writes them
-    dims: Vec<usize>,
-    var: Var,
-    m: Tensor,
-    v: Tensor,
-    decay: bool,
-}
-
 pub struct Trainer {
     pub cfg: Config,
     pub tc: TrainConfig,
-    params: Vec<Param>,
+    /// the weights, in `Weights::layout` order
+    w: Weights,
+    /// AdamW's moments, per tensor
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    /// which tensors take weight decay (the matrices, not the position embedding)
+    decay: Vec<bool>,
     /// steps taken so far
     pub step: usize,
     rng: Rng,
@@ -116,97 +112,80 @@ impl Trainer {
                 (name, dims, v)
             })
             .collect();
-        let mut t = Self::from_weights(&Weights { cfg: cfg.clone(), tensors }, tc)?;
+        let mut t = Self::from_weights(Weights { cfg: cfg.clone(), tensors }, tc);
         t.rng = rng;
         Ok(t)
     }
 
-    fn from_weights(w: &Weights, tc: &TrainConfig) -> Result<Self> {
-        let mut params = Vec::new();
-        for (name, dims, values) in &w.tensors {
-            let shape: Vec<usize> = dims.iter().rev().copied().collect();
-            let t = Tensor::from_vec(values.clone(), shape, &Device::Cpu)?;
-            params.push(Param {
-                decay: dims.len() == 2 && name != "position_embd.weight",
-                name: name.clone(),
-                dims: dims.clone(),
-                m: t.zeros_like()?,
-                v: t.zeros_like()?,
-                var: Var::from_tensor(&t)?,
-            });
-        }
-        Ok(Trainer { cfg: w.cfg.clone(), tc: tc.clone(), params, step: 0, rng: Rng::new(tc.seed) })
+    fn from_weights(w: Weights, tc: &TrainConfig) -> Self {
+        let zeros = || w.tensors.iter().map(|(_, _, v)| vec![0f32; v.len()]).collect::<Vec<_>>();
+        let decay = w.tensors.iter().map(|(name, dims, _)| dims.len() == 2 && name != "position_embd.weight").collect();
+        Trainer { cfg: w.cfg.clone(), tc: tc.clone(), m: zeros(), v: zeros(), decay, w, step: 0, rng: Rng::new(tc.seed) }
     }
 
-    /// The model over the trainable tensors: it sees every update without being rebuilt.
+    /// The model over the current weights (a copy: take another after more steps).
     pub fn model(&self) -> Result<Gpt2> {
-        let map: HashMap<String, Tensor> = self.params.iter().map(|p| (p.name.clone(), p.var.as_tensor().clone())).collect();
-        Gpt2::from_tensors(&self.cfg, &map)
+        Gpt2::from_weights(&self.w)
     }
 
-    /// `batch` random windows of `seq_len + 1` tokens: (B, T+1).
-    pub fn sample_batch(&mut self, tokens: &[u32]) -> Result<Tensor> {
+    /// `batch` random windows of `seq_len + 1` tokens.
+    pub fn sample_batch(&mut self, tokens: &[u32]) -> Result<Vec<Vec<u32>>> {
         let span = self.tc.seq_len + 1;
         if tokens.len() <= span {
             bail!("the training text has {} tokens: at least {} are needed", tokens.len(), span + 1);
         }
-        let mut ids = Vec::with_capacity(self.tc.batch * span);
+        let mut batch = Vec::with_capacity(self.tc.batch);
         for _ in 0..self.tc.batch {
             let start = (self.rng.next_u64() % (tokens.len() - span) as u64) as usize;
-            ids.extend_from_slice(&tokens[start..start + span]);
+            batch.push(tokens[start..start + span].to_vec());
         }
-        Ok(Tensor::from_vec(ids, (self.tc.batch, span), &Device::Cpu)?)
+        Ok(batch)
     }
 
-    /// Mean cross-entropy (nats per token) of predicting window[1..] from window[..T].
-    pub fn loss(model: &Gpt2, windows: &Tensor) -> Result<Tensor> {
-        let (b, span) = windows.dims2()?;
-        let t = span - 1;
-        let input = windows.narrow(1, 0, t)?;
-        let target = windows.narrow(1, 1, t)?.reshape(b * t)?;
-        let logits = model.forward_train(&input)?.reshape((b * t, ()))?; // (B*T, V)
-        Ok(candle_nn::loss::cross_entropy(&logits, &target)?)
-    }
-
-    /// One AdamW step on one batch.
-    pub fn train_step(&mut self, model: &Gpt2, batch: &Tensor) -> Result<StepStats> {
-        let loss = Self::loss(model, batch)?;
-        let grads = loss.backward()?;
-        let mut sq = 0f64;
-        let mut gs = Vec::with_capacity(self.params.len());
-        for p in &self.params {
-            let g = match grads.get(p.var.as_tensor()) {
-                Some(g) => g.clone(),
-                None => p.m.zeros_like()?,
-            };
-            sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
-            gs.push(g);
+    /// One AdamW step on one batch: the windows' gradients on the slices path of fine-tuning
+    /// (`tune`), one thread per window natively, summed in the batch's order (the same weights
+    /// whatever the number of cores).
+    pub fn train_step(&mut self, batch: &[Vec<u32>]) -> Result<StepStats> {
+        let tokens: usize = batch.iter().map(|w| w.len() - 1).sum();
+        let weight = 1.0 / tokens as f32;
+        let per_window = par_map(batch, &|ids: &Vec<u32>| crate::tune::window_gradient(&self.w, ids, weight))?;
+        let mut nll = 0f64;
+        let mut grads: Option<Vec<Vec<f32>>> = None;
+        for (l, g) in per_window {
+            nll += l as f64;
+            match grads.as_mut() {
+                None => grads = Some(g),
+                Some(sum) => sum.iter_mut().zip(&g).for_each(|(s, g)| s.iter_mut().zip(g).for_each(|(s, g)| *s += g)),
+            }
         }
-        let grad_norm = sq.sqrt();
+        let grads = grads.ok_or_else(|| Error("an empty batch".into()))?;
+        let grad_norm = grads.iter().flatten().map(|&g| g as f64 * g as f64).sum::<f64>().sqrt();
         if !grad_norm.is_finite() {
             bail!("gradient norm is {grad_norm} at step {}: lower the learning rate", self.step);
         }
-        let scale = (self.tc.clip / (grad_norm + 1e-6)).min(1.0);
+        let scale = (self.tc.clip / (grad_norm + 1e-6)).min(1.0) as f32;
         let lr = self.tc.lr_at(self.step);
         self.step += 1;
-        let (b1, b2) = (self.tc.beta1, self.tc.beta2);
-        let (c1, c2) = (1.0 - b1.powi(self.step as i32), 1.0 - b2.powi(self.step as i32));
-        for (p, g) in self.params.iter_mut().zip(gs) {
-            let g = (g * scale)?;
-            p.m = ((&p.m * b1)? + (&g * (1.0 - b1))?)?;
-            p.v = ((&p.v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
-            let update = ((&p.m / c1)? / ((&p.v / c2)?.sqrt()? + 1e-8)?)?;
-            let mut theta = p.var.as_tensor().detach();
-            if p.decay {
-                theta = (&theta * (1.0 - lr * self.tc.weight_decay))?;
+        let (b1, b2) = (self.tc.beta1 as f32, self.tc.beta2 as f32);
+        let (c1, c2) = ((1.0 - self.tc.beta1.powi(self.step as i32)) as f32, (1.0 - self.tc.beta2.powi(self.step as i32)) as f32);
+        let (lrf, shrink) = (lr as f32, (1.0 - lr * self.tc.weight_decay) as f32);
+        for ((((w, g), m), v), decay) in self.w.tensors.iter_mut().map(|t| &mut t.2).zip(&grads).zip(&mut self.m).zip(&mut self.v).zip(&self.decay) {
+            for (((w, g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                let g = g * scale;
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                if *decay {
+                    *w *= shrink;
+                }
+                *w -= lrf * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
             }
-            p.var.set(&(theta - (update * lr)?)?)?;
         }
-        Ok(StepStats { loss: loss.to_scalar::<f32>()? as f64, lr, grad_norm })
+        Ok(StepStats { loss: nll / tokens as f64, lr, grad_norm })
     }
 
     /// Held-out loss over non-overlapping windows of `seq_len` (at most `max_windows`, evenly
-    /// spread): (total nats, tokens scored, characters those tokens decode to).
+    /// spread), scored by the engine as the page scores: (total nats, tokens scored, characters
+    /// those tokens decode to).
     pub fn evaluate(model: &Gpt2, tokenizer: &Tokenizer, tokens: &[u32], seq_len: usize, max_windows: usize) -> Result<(f64, usize, usize)> {
         let n = tokens.len().saturating_sub(1) / seq_len;
         if n == 0 {
@@ -214,11 +193,16 @@ impl Trainer {
         }
         let take = n.min(max_windows.max(1));
         let (mut nats, mut count, mut chars) = (0.0, 0, 0);
+        let v = model.cfg.n_vocab;
         for k in 0..take {
             let w = k * n / take;
             let window = &tokens[w * seq_len..w * seq_len + seq_len + 1];
-            let t = Tensor::from_slice(window, (1, seq_len + 1), &Device::Cpu)?;
-            nats += Self::loss(model, &t)?.to_scalar::<f32>()? as f64 * seq_len as f64;
+            let logits = model.forward(&window[..seq_len], &mut crate::model::Cache::new(&model.cfg), true, false)?.logits;
+            for (row, &target) in logits.chunks_exact(v).zip(&window[1..]) {
+                let m = crate::kernels::max(row);
+                let sum: f64 = row.iter().map(|&l| ((l - m) as f64).exp()).sum();
+                nats -= (row[target as usize] - m) as f64 - sum.ln();
+            }
             count += seq_len;
             chars += tokenizer.decode(&window[1..]).chars().count();
         }
@@ -226,25 +210,17 @@ impl Trainer {
     }
 
     /// The current weights, for export.
-    pub fn weights(&self) -> Result<Weights> {
-        let mut tensors = Vec::new();
-        for p in &self.params {
-            tensors.push((p.name.clone(), p.dims.clone(), p.var.as_tensor().flatten_all()?.to_vec1::<f32>()?));
-        }
-        Ok(Weights { cfg: self.cfg.clone(), tensors })
+    pub fn weights(&self) -> &Weights {
+        &self.w
     }
 
     /// A checkpoint: the weights as a loadable model file, plus Adam moments and the step.
     pub fn checkpoint(&self, tokenizer: &Tokenizer) -> Result<Vec<u8>> {
-        let mut w = self.weights()?;
-        for p in &self.params {
-            w.tensors.push((format!("adam_m.{}", p.name), p.dims.clone(), p.m.flatten_all()?.to_vec1::<f32>()?));
-            w.tensors.push((format!("adam_v.{}", p.name), p.dims.clone(), p.v.flatten_all()?.to_vec1::<f32>()?));
-        }
         let mut out = Writer::new();
-        w.write_into(&mut out, tokenizer, DType::F32, "checkpoint")?;
-        for (name, dims, v) in &w.tensors[self.params.len()..] {
-            out.tensor(name, dims, DType::F32, v)?;
+        self.w.write_into(&mut out, tokenizer, DType::F32, "checkpoint")?;
+        for (((name, dims, _), m), v) in self.w.tensors.iter().zip(&self.m).zip(&self.v) {
+            out.tensor(&format!("adam_m.{name}"), dims, DType::F32, m)?;
+            out.tensor(&format!("adam_v.{name}"), dims, DType::F32, v)?;
         }
         out.meta("train.step", Value::U64(self.step as u64))
             .meta("train.rng", Value::U64(self.rng.state()))
@@ -264,16 +240,36 @@ impl Trainer {
             Ok(v)
         };
         let tensors = Weights::layout(&cfg).into_iter().map(|(n, d)| Ok((n.clone(), d, read(&n)?))).collect::<Result<Vec<_>>>()?;
-        let mut t = Self::from_weights(&Weights { cfg, tensors }, &tc)?;
-        for p in t.params.iter_mut() {
-            let shape = p.var.as_tensor().shape().clone();
-            p.m = Tensor::from_vec(read(&format!("adam_m.{}", p.name))?, shape.clone(), &Device::Cpu)?;
-            p.v = Tensor::from_vec(read(&format!("adam_v.{}", p.name))?, shape, &Device::Cpu)?;
+        let mut t = Self::from_weights(Weights { cfg, tensors }, &tc);
+        for (i, (name, _, _)) in t.w.tensors.iter().enumerate() {
+            t.m[i] = read(&format!("adam_m.{name}"))?;
+            t.v[i] = read(&format!("adam_v.{name}"))?;
         }
         t.step = g.get_u64("train.step")? as usize;
         t.rng = Rng::from_state(g.get_u64("train.rng")?);
         Ok((t, Tokenizer::from_gguf(&g)?))
     }
+}
+
+/// `f` of every item, natively on as many threads as the machine has (in the items' order); in
+/// wasm, where this crate's threads are the browser's, one after another.
+fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> Result<R> + Sync)) -> Result<Vec<R>> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+        let chunk = items.len().div_ceil(threads.max(1)).max(1);
+        let parts: Vec<Result<Vec<R>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || c.iter().map(f).collect::<Result<Vec<R>>>())).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error("a training thread panicked".into())))).collect()
+        });
+        let mut out = Vec::with_capacity(items.len());
+        for p in parts {
+            out.extend(p?);
+        }
+        Ok(out)
+    }
+    #[cfg(target_arch = "wasm32")]
+    items.iter().map(f).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +400,6 @@ pub fn run(r: &Run, progress: &mut dyn FnMut(Progress)) -> Result<Finished> {
         held_tokens: held_ids.len(),
         params: trainer.cfg.params().total,
     });
-    let model = trainer.model()?;
     let tc = trainer.tc.clone();
     let mut log = Vec::new();
     let t0 = std::time::Instant::now();
@@ -412,7 +407,7 @@ pub fn run(r: &Run, progress: &mut dyn FnMut(Progress)) -> Result<Finished> {
     let mut ema = f64::NAN;
     while trainer.step < tc.steps {
         let batch = trainer.sample_batch(&train_ids)?;
-        let s = trainer.train_step(&model, &batch)?;
+        let s = trainer.train_step(&batch)?;
         ema = if ema.is_nan() { s.loss } else { 0.95 * ema + 0.05 * s.loss };
         let done = trainer.step - first;
         let el = t0.elapsed().as_secs_f64();
@@ -426,7 +421,7 @@ pub fn run(r: &Run, progress: &mut dyn FnMut(Progress)) -> Result<Finished> {
         });
         let last = trainer.step == tc.steps || el / 3600.0 > r.hours;
         if trainer.step % r.eval_every == 0 || last {
-            let (nats, n, c) = Trainer::evaluate(&model, &tok, &held_ids, tc.seq_len, EVAL_WINDOWS)?;
+            let (nats, n, c) = Trainer::evaluate(&trainer.model()?, &tok, &held_ids, tc.seq_len, EVAL_WINDOWS)?;
             progress(Progress::Eval { step: trainer.step, nats_per_token: nats / n as f64, nats_per_char: nats / c as f64 });
             log.push(serde_json::json!({"step": trainer.step, "trainLoss": ema, "heldOutNatsPerToken": nats / n as f64, "heldOutNatsPerChar": nats / c as f64, "seconds": el}));
             std::fs::write(&ckpt_path, trainer.checkpoint(&tok)?).map_err(|e| Error(format!("{ckpt_path}: {e}")))?;

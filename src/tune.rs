@@ -228,7 +228,7 @@ impl Tuner {
 
     /// The network the passes run: the tuned tensors, the rest from `model`.
     fn net<'a>(&'a self, model: &'a Gpt2) -> Net<'a> {
-        Net { w: &self.w, model, ix: TensorIdx::of(&self.w.cfg) }
+        Net { w: &self.w, model: Some(model), ix: TensorIdx::of(&self.w.cfg) }
     }
 
     /// The tuned model as a GGUF: F32 when every weight trained; otherwise the loaded model's
@@ -444,7 +444,7 @@ impl TensorIdx {
 /// fine-tune's frozen matrices and embeddings) the model's own.
 struct Net<'a> {
     w: &'a Weights,
-    model: &'a Gpt2,
+    model: Option<&'a Gpt2>,
     ix: TensorIdx,
 }
 
@@ -453,10 +453,15 @@ impl<'a> Net<'a> {
         &self.w.tensors[i].2
     }
 
+    /// The model that holds the frozen tensors.
+    fn frozen(&self) -> Result<&'a Gpt2> {
+        self.model.ok_or_else(|| crate::Error("a tensor is empty and no model holds it".into()))
+    }
+
     /// y (m, out) = x (m, in) W^T (+ b) with matrix `wi`.
     fn product(&self, wi: usize, out: usize, x: &[f32], m: usize) -> Result<Vec<f32>> {
         match self.t(wi) {
-            [] => self.model.frozen_matmul(wi, x, m),
+            [] => self.frozen()?.frozen_matmul(wi, x, m),
             w => Ok(kernels::matmul_f32(w, out, x.len() / m, x, m)),
         }
     }
@@ -471,7 +476,7 @@ impl<'a> Net<'a> {
     /// dx (m, in) += dy (m, out) W with matrix `wi`.
     fn back_x(&self, wi: usize, dx: &mut [f32], dy: &[f32], out: usize, m: usize) -> Result<()> {
         match self.t(wi) {
-            [] => self.model.frozen_back_x(wi, dx, dy, m),
+            [] => self.frozen()?.frozen_back_x(wi, dx, dy, m),
             w => {
                 back_x(dx, dy, w, out, m);
                 Ok(())
@@ -483,7 +488,7 @@ impl<'a> Net<'a> {
     fn embed(&self, ids: &[u32], c: usize) -> Result<Vec<f32>> {
         let (wte, wpe) = (self.t(self.ix.wte), self.t(self.ix.wpe));
         if wte.is_empty() || wpe.is_empty() {
-            return self.model.embed(ids);
+            return self.frozen()?.embed(ids);
         }
         let mut x = Vec::with_capacity(ids.len() * c);
         for (p, &id) in ids.iter().enumerate() {
@@ -724,11 +729,21 @@ fn backward(net: &Net, s: &Seq, f: &Forward, weight: &[f32], grads: &mut [Vec<f3
 /// ids[1..]) for the weights `tuner` trains of `model`, and the loss: what the tests compare with
 /// candle's autograd, and the two kinds of run with each other.
 pub fn nll_gradient(tuner: &Tuner, model: &Gpt2, ids: &[u32]) -> Result<(f32, Vec<Vec<f32>>)> {
+    let n = (ids.len() - 1) as f32;
+    let (nll, grads) = gradient(&tuner.net(model), ids, 1.0 / n)?;
+    Ok((nll / n, grads))
+}
+
+/// Pre-training's part (`train::Trainer`): the gradient of `weight` times the negative
+/// log-likelihood of the window `ids` at the f32 weights `w`, and that log-likelihood's sum.
+pub(crate) fn window_gradient(w: &Weights, ids: &[u32], weight: f32) -> Result<(f32, Vec<Vec<f32>>)> {
+    gradient(&Net { w, model: None, ix: TensorIdx::of(&w.cfg) }, ids, weight)
+}
+
+fn gradient(net: &Net, ids: &[u32], weight: f32) -> Result<(f32, Vec<Vec<f32>>)> {
     let s = Seq { ids: ids.to_vec(), counted: vec![true; ids.len() - 1] };
-    let net = tuner.net(model);
-    let f = forward(&net, &s)?;
-    let n = s.counted.len() as f32;
-    let mut grads: Vec<Vec<f32>> = tuner.w.tensors.iter().map(|(_, _, v)| vec![0f32; v.len()]).collect();
-    backward(&net, &s, &f, &vec![1.0 / n; s.counted.len()], &mut grads)?;
-    Ok((-f.logp / n, grads))
+    let f = forward(net, &s)?;
+    let mut grads: Vec<Vec<f32>> = net.w.tensors.iter().map(|(_, _, v)| vec![0f32; v.len()]).collect();
+    backward(net, &s, &f, &vec![weight; s.counted.len()], &mut grads)?;
+    Ok((-f.logp, grads))
 }

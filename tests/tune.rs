@@ -21,6 +21,39 @@ fn small(tied_head: bool) -> Weights {
     Weights::random(&cfg, 3, 0.2)
 }
 
+/// GPT-2's forward pass written with candle's tensor operations, the reference our slices are
+/// checked against: the mean cross-entropy of predicting `ids[1..]` from `ids[..T]` with the
+/// weights `p(name)` (candle shapes: reversed ggml dims), as a graph candle's autograd goes back
+/// through.
+#[cfg(not(target_arch = "wasm32"))]
+fn candle_loss(cfg: &Config, p: &dyn Fn(&str) -> candle_core::Tensor, ids: &[u32]) -> candle_core::Result<candle_core::Tensor> {
+    use candle_core::{Device, Tensor, D};
+    let (t, c, nh) = (ids.len() - 1, cfg.n_embd, cfg.n_head);
+    let hs = c / nh;
+    let input = Tensor::from_slice(&ids[..t], t, &Device::Cpu)?;
+    let target = Tensor::from_slice(&ids[1..], t, &Device::Cpu)?;
+    let norm = |x: &Tensor, n: &str| candle_nn::ops::layer_norm_slow(x, &p(&format!("{n}.weight")), &p(&format!("{n}.bias")), cfg.eps as f32);
+    let linear = |x: &Tensor, n: &str| x.matmul(&p(&format!("{n}.weight")).t()?)?.broadcast_add(&p(&format!("{n}.bias")));
+    let mask: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
+    let mask = Tensor::from_vec(mask, (t, t), &Device::Cpu)?;
+    let mut x = p("token_embd.weight").index_select(&input, 0)?.add(&p("position_embd.weight").narrow(0, 0, t)?)?; // (T, C)
+    for l in 0..cfg.n_layer {
+        let qkv = linear(&norm(&x, &format!("blk.{l}.attn_norm"))?, &format!("blk.{l}.attn_qkv"))?; // (T, 3C)
+        let heads = |i: usize| qkv.narrow(1, i * c, c)?.reshape((t, nh, hs))?.transpose(0, 1)?.contiguous(); // (nh, T, hs)
+        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+        let att = (q.matmul(&k.t()?)? * (1.0 / (hs as f64).sqrt()))?.broadcast_add(&mask)?;
+        let y = candle_nn::ops::softmax(&att, D::Minus1)?.matmul(&v)?.transpose(0, 1)?.reshape((t, c))?;
+        x = (&x + linear(&y, &format!("blk.{l}.attn_output"))?)?;
+        let h = linear(&norm(&x, &format!("blk.{l}.ffn_norm"))?, &format!("blk.{l}.ffn_up"))?;
+        // GELU, tanh approximation
+        let g = ((&h * 0.5)? * ((((&h * &h)? * &h)? * 0.044715)? + &h)?.affine((2.0 / std::f64::consts::PI).sqrt(), 0.0)?.tanh()?.affine(1.0, 1.0)?)?;
+        x = (&x + linear(&g, &format!("blk.{l}.ffn_down"))?)?;
+    }
+    let head = p(if cfg.tied_head { "token_embd.weight" } else { "output.weight" });
+    let logits = norm(&x, "output_norm")?.matmul(&head.t()?)?; // (T, V)
+    candle_nn::loss::cross_entropy(&logits, &target)
+}
+
 /// Our backward pass against candle's autograd on the same weights and window.
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
@@ -31,22 +64,17 @@ fn gradients_equal_candle_autograd() {
         let ids: Vec<u32> = (0..13).map(|i| (i * 7 + 3) % 50).collect();
         let dense = Gpt2::from_weights(&w).unwrap();
         let (loss, grads) = nll_gradient(&Tuner::new(&dense, Trains::All).unwrap(), &dense, &ids).unwrap();
-        let mut vars = Vec::new();
-        let mut map = std::collections::HashMap::new();
+        let mut vars = std::collections::HashMap::new();
         for (name, dims, v) in &w.tensors {
             let shape: Vec<usize> = dims.iter().rev().copied().collect();
-            let var = Var::from_tensor(&Tensor::from_slice(v, shape, &Device::Cpu).unwrap()).unwrap();
-            map.insert(name.clone(), var.as_tensor().clone());
-            vars.push(var);
+            vars.insert(name.clone(), Var::from_tensor(&Tensor::from_slice(v, shape, &Device::Cpu).unwrap()).unwrap());
         }
-        let model = Gpt2::from_tensors(&w.cfg, &map).unwrap();
-        let window = Tensor::from_slice(&ids, (1, ids.len()), &Device::Cpu).unwrap();
-        let l = inside_gpt::train::Trainer::loss(&model, &window).unwrap();
+        let l = candle_loss(&w.cfg, &|n| vars[n].as_tensor().clone(), &ids).unwrap();
         let theirs = l.to_scalar::<f32>().unwrap();
         assert!((loss - theirs).abs() <= 1e-5 * theirs.abs(), "loss {loss} vs candle's {theirs}");
         let store = l.backward().unwrap();
-        for ((name, _, _), (var, ours)) in w.tensors.iter().zip(vars.iter().zip(&grads)) {
-            let g = store.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for ((name, _, _), ours) in w.tensors.iter().zip(&grads) {
+            let g = store.get(vars[name].as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let scale = g.iter().fold(0f32, |m, v| m.max(v.abs()));
             let diff = g.iter().zip(ours).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
             assert!(scale > 0.0, "{name}: candle's gradient is zero");
