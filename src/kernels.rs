@@ -176,13 +176,21 @@ impl QMatrix {
                     Twin::Fast => row_dot,
                     Twin::Scalar => row_dot_scalar,
                 };
-                // outputs by weight row: out[(r - r0) * m + i] for rows r0.. (each weight row read once)
+                let act = |i: usize| (&qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols]);
+                // outputs by weight row: out[(r - r0) * m + i] for rows r0.. (each weight row read
+                // once); in a prompt, four activation rows at a time share the row's loads
                 for_row_blocks(&mut yt, m, work, |r0, out| {
                     for (k, o) in out.chunks_exact_mut(m).enumerate() {
                         let r = r0 + k;
                         let (ws, wq) = (&scales[r * nb..(r + 1) * nb], as_i8(&quants[r * cols..(r + 1) * cols]));
-                        for (i, o) in o.iter_mut().enumerate() {
-                            *o = dot(ws, wq, &qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols]);
+                        let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
+                        for i in (0..four).step_by(4) {
+                            let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
+                            o[i..i + 4].copy_from_slice(&row_dot_x4(ws, wq, a.map(|a| a.0), a.map(|a| a.1)));
+                        }
+                        for (i, o) in o.iter_mut().enumerate().skip(four) {
+                            let (xs, xq) = act(i);
+                            *o = dot(ws, wq, xs, xq);
                         }
                     }
                 });
@@ -250,14 +258,22 @@ impl QMatrix {
                 return;
             }
         }
+        let act = |i: usize| (&qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols], &qa.sums[2 * i * nb..2 * (i + 1) * nb]);
         let mut u = Unpacked::default();
         for (k, o) in out.chunks_exact_mut(m).enumerate() {
             let r = r0 + k;
             quants::unpack_row(&data[r * rb..(r + 1) * rb], self.dtype, &mut u);
-            for (i, o) in o.iter_mut().enumerate() {
-                let xs = &qa.scales[i * nb..(i + 1) * nb];
-                let y = dot(&u.d, &u.w, xs, &qa.quants[i * cols..(i + 1) * cols]);
-                *o = if mins { y - min_term(&u.dmin, &u.mn, xs, &qa.sums[2 * i * nb..2 * (i + 1) * nb]) } else { y };
+            let less_mins = |y: f32, xs: &[f32], sums: &[i32]| if mins { y - min_term(&u.dmin, &u.mn, xs, sums) } else { y };
+            // four activation rows at a time share the unpacked row's loads
+            let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
+            for i in (0..four).step_by(4) {
+                let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
+                let y = row_dot_i16_x4(&u.d, &u.w, a.map(|a| a.0), a.map(|a| a.1));
+                (0..4).for_each(|j| o[i + j] = less_mins(y[j], a[j].0, a[j].2));
+            }
+            for (i, o) in o.iter_mut().enumerate().skip(four) {
+                let (xs, xq, sums) = act(i);
+                *o = less_mins(dot(&u.d, &u.w, xs, xq), xs, sums);
             }
         }
     }
@@ -529,6 +545,98 @@ pub fn row_dot_i16_simd128(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f3
             acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
         }
         (f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc)) + (f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc))
+    }
+}
+
+/// One weight row against four activation rows (prefill): `row_dot` of each, in one pass, so that
+/// the weights are loaded and widened once for the four. Each result's lanes and order are
+/// `row_dot`'s, so it is its bits.
+#[inline]
+pub fn row_dot_x4(ws: &[f32], wq: &[i8], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        row_dot_x4_simd128(ws, wq, xs, xq)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        [0, 1, 2, 3].map(|k| row_dot(ws, wq, xs[k], xq[k]))
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn row_dot_x4_simd128(ws: &[f32], wq: &[i8], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+    use core::arch::wasm32::*;
+    let nb = ws.len();
+    assert!(wq.len() >= nb * QK && xs.iter().all(|x| x.len() >= nb) && xq.iter().all(|x| x.len() >= nb * QK));
+    unsafe {
+        let (mut a0, mut a1, mut a2, mut a3) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
+        let wp = wq.as_ptr();
+        let [x0, x1, x2, x3] = xq.map(|x| x.as_ptr());
+        for b in 0..nb {
+            let w0 = v128_load(wp.add(b * QK) as *const v128);
+            let w1 = v128_load(wp.add(b * QK + 16) as *const v128);
+            let w = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
+            let dw = *ws.get_unchecked(b);
+            let lane = |x: *const i16, acc: v128, dx: f32| {
+                let x = x.add(b * QK);
+                let mut s = i32x4_dot_i16x8(w[0], v128_load(x as *const v128));
+                s = i32x4_add(s, i32x4_dot_i16x8(w[1], v128_load(x.add(8) as *const v128)));
+                s = i32x4_add(s, i32x4_dot_i16x8(w[2], v128_load(x.add(16) as *const v128)));
+                s = i32x4_add(s, i32x4_dot_i16x8(w[3], v128_load(x.add(24) as *const v128)));
+                f32x4_add(acc, f32x4_mul(f32x4_splat(dw * dx), f32x4_convert_i32x4(s)))
+            };
+            a0 = lane(x0, a0, *xs[0].get_unchecked(b));
+            a1 = lane(x1, a1, *xs[1].get_unchecked(b));
+            a2 = lane(x2, a2, *xs[2].get_unchecked(b));
+            a3 = lane(x3, a3, *xs[3].get_unchecked(b));
+        }
+        [hsum(a0), hsum(a1), hsum(a2), hsum(a3)]
+    }
+}
+
+/// `row_dot_i16` of one unpacked weight row against four activation rows in one pass (prefill):
+/// each result is `row_dot_i16`'s bits.
+#[inline]
+pub fn row_dot_i16_x4(ws: &[f32], wq: &[i16], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        row_dot_i16_x4_simd128(ws, wq, xs, xq)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        [0, 1, 2, 3].map(|k| row_dot_i16(ws, wq, xs[k], xq[k]))
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+pub fn row_dot_i16_x4_simd128(ws: &[f32], wq: &[i16], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+    use core::arch::wasm32::*;
+    let nb = ws.len();
+    assert!(wq.len() >= nb * QK && xs.iter().all(|x| x.len() >= nb) && xq.iter().all(|x| x.len() >= nb * QK));
+    unsafe {
+        let (mut a0, mut a1, mut a2, mut a3) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
+        let wp = wq.as_ptr();
+        let [x0, x1, x2, x3] = xq.map(|x| x.as_ptr());
+        for b in 0..nb {
+            let p = wp.add(b * QK);
+            let w = [0, 8, 16, 24].map(|o| v128_load(p.add(o) as *const v128));
+            let dw = *ws.get_unchecked(b);
+            let lane = |x: *const i16, acc: v128, dx: f32| {
+                let x = x.add(b * QK);
+                let mut s = i32x4_dot_i16x8(w[0], v128_load(x as *const v128));
+                s = i32x4_add(s, i32x4_dot_i16x8(w[1], v128_load(x.add(8) as *const v128)));
+                s = i32x4_add(s, i32x4_dot_i16x8(w[2], v128_load(x.add(16) as *const v128)));
+                s = i32x4_add(s, i32x4_dot_i16x8(w[3], v128_load(x.add(24) as *const v128)));
+                f32x4_add(acc, f32x4_mul(f32x4_splat(dw * dx), f32x4_convert_i32x4(s)))
+            };
+            a0 = lane(x0, a0, *xs[0].get_unchecked(b));
+            a1 = lane(x1, a1, *xs[1].get_unchecked(b));
+            a2 = lane(x2, a2, *xs[2].get_unchecked(b));
+            a3 = lane(x3, a3, *xs[3].get_unchecked(b));
+        }
+        [hsum(a0), hsum(a1), hsum(a2), hsum(a3)]
     }
 }
 

@@ -36,6 +36,12 @@ fn the_simd_kernel_is_bit_identical_to_its_scalar_twin() {
             assert!(a.iter().zip(&b).all(|(p, s)| p.to_bits() == s.to_bits()), "seed {seed} {dtype:?} {m}x{k}x{n}");
         }
     }
+    // f32 products (training's, F32 files'): rows in tiles of four and a remainder, widths with a tail
+    for (m, k, n) in [(1, 32, 7), (2, 100, 5), (3, 768, 64), (5, 77, 9)] {
+        let (w, x) = (random(n * k, &mut rng), random(m * k, &mut rng));
+        let (a, b) = (matmul_f32(&w, n, k, &x, m), matmul_f32_scalar(&w, n, k, &x, m));
+        assert!(a.iter().zip(&b).all(|(p, s)| p.to_bits() == s.to_bits()), "seed {seed} F32 {m}x{k}x{n}");
+    }
     // extreme values: no overflow in the integer lanes
     let ws = [1.0f32; 4];
     let wq = [-128i8; 4 * QK];
