@@ -53,6 +53,8 @@ pub struct Scored {
 /// The F32 file goes beside the checkpoint, the shipped ones and the card into `out`.
 pub fn export(ckpt: &str, corpus: &str, out: &str, scored: &mut dyn FnMut(Scored)) -> Result<()> {
     let bytes = std::fs::read(ckpt).map_err(|e| Error(format!("{ckpt}: {e}")))?;
+    // the run's folder (its log, and where the unshipped F32 file goes): the checkpoint's, "." for a bare name
+    let run_dir = std::path::Path::new(ckpt).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let (trainer, tok) = Trainer::resume(&bytes)?;
     let weights = trainer.weights();
     let (train_texts, held_texts) = read_corpus(corpus)?;
@@ -66,7 +68,7 @@ pub fn export(ckpt: &str, corpus: &str, out: &str, scored: &mut dyn FnMut(Scored
     for (dtype, file, shipped) in [(DType::F32, "shakespeare-f32.gguf", false), (DType::Q8_0, "shakespeare-q8_0.gguf", true), (DType::Q4_0, "shakespeare-q4_0.gguf", true)] {
         let data = weights.to_gguf(&tok, dtype, "inside-gpt-shakespeare")?;
         // the F32 file is reproducible with .ci/train, not shipped: it goes beside the checkpoint
-        let path = if shipped { format!("{out}/{file}") } else { format!("{}/{file}", std::path::Path::new(ckpt).parent().unwrap().display()) };
+        let path = if shipped { format!("{out}/{file}") } else { format!("{}/{file}", run_dir.display()) };
         std::fs::write(&path, &data).map_err(|e| Error(format!("{path}: {e}")))?;
         let model = Model::from_bytes(&data)?;
         let t0 = std::time::Instant::now();
@@ -101,7 +103,7 @@ pub fn export(ckpt: &str, corpus: &str, out: &str, scored: &mut dyn FnMut(Scored
         }
         samples.push(serde_json::json!({"prompt": prompt, "seed": seed, "temperature": 0.8, "topK": 0, "topP": 1.0, "model": "Q8_0", "text": text}));
     }
-    let log: serde_json::Value = std::fs::read_to_string(format!("{}/train-log.json", std::path::Path::new(ckpt).parent().unwrap().display()))
+    let log: serde_json::Value = std::fs::read_to_string(format!("{}/train-log.json", run_dir.display()))
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(serde_json::Value::Null);
