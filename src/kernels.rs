@@ -567,16 +567,29 @@ pub fn row_dot_x4(ws: &[f32], wq: &[i8], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f
 #[inline]
 pub fn row_dot_x4_simd128(ws: &[f32], wq: &[i8], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
     use core::arch::wasm32::*;
+    assert!(wq.len() >= ws.len() * QK);
+    let wp = wq.as_ptr();
+    // SAFETY: block b's 32 values lie within wq (checked above)
+    rows_x4_simd128(ws, xs, xq, |b| unsafe {
+        let w0 = v128_load(wp.add(b * QK) as *const v128);
+        let w1 = v128_load(wp.add(b * QK + 16) as *const v128);
+        [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)]
+    })
+}
+
+/// The loop both four-row kernels share: per block, the weight row's 32 values as i16 lanes
+/// (`weights(b)`) times each activation row's, in `row_dot`'s lanes and order.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn rows_x4_simd128(ws: &[f32], xs: [&[f32]; 4], xq: [&[i16]; 4], weights: impl Fn(usize) -> [core::arch::wasm32::v128; 4]) -> [f32; 4] {
+    use core::arch::wasm32::*;
     let nb = ws.len();
-    assert!(wq.len() >= nb * QK && xs.iter().all(|x| x.len() >= nb) && xq.iter().all(|x| x.len() >= nb * QK));
+    assert!(xs.iter().all(|x| x.len() >= nb) && xq.iter().all(|x| x.len() >= nb * QK));
     unsafe {
         let (mut a0, mut a1, mut a2, mut a3) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
-        let wp = wq.as_ptr();
         let [x0, x1, x2, x3] = xq.map(|x| x.as_ptr());
         for b in 0..nb {
-            let w0 = v128_load(wp.add(b * QK) as *const v128);
-            let w1 = v128_load(wp.add(b * QK + 16) as *const v128);
-            let w = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
+            let w = weights(b);
             let dw = *ws.get_unchecked(b);
             let lane = |x: *const i16, acc: v128, dx: f32| {
                 let x = x.add(b * QK);
@@ -613,31 +626,10 @@ pub fn row_dot_i16_x4(ws: &[f32], wq: &[i16], xs: [&[f32]; 4], xq: [&[i16]; 4]) 
 #[inline]
 pub fn row_dot_i16_x4_simd128(ws: &[f32], wq: &[i16], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
     use core::arch::wasm32::*;
-    let nb = ws.len();
-    assert!(wq.len() >= nb * QK && xs.iter().all(|x| x.len() >= nb) && xq.iter().all(|x| x.len() >= nb * QK));
-    unsafe {
-        let (mut a0, mut a1, mut a2, mut a3) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
-        let wp = wq.as_ptr();
-        let [x0, x1, x2, x3] = xq.map(|x| x.as_ptr());
-        for b in 0..nb {
-            let p = wp.add(b * QK);
-            let w = [0, 8, 16, 24].map(|o| v128_load(p.add(o) as *const v128));
-            let dw = *ws.get_unchecked(b);
-            let lane = |x: *const i16, acc: v128, dx: f32| {
-                let x = x.add(b * QK);
-                let mut s = i32x4_dot_i16x8(w[0], v128_load(x as *const v128));
-                s = i32x4_add(s, i32x4_dot_i16x8(w[1], v128_load(x.add(8) as *const v128)));
-                s = i32x4_add(s, i32x4_dot_i16x8(w[2], v128_load(x.add(16) as *const v128)));
-                s = i32x4_add(s, i32x4_dot_i16x8(w[3], v128_load(x.add(24) as *const v128)));
-                f32x4_add(acc, f32x4_mul(f32x4_splat(dw * dx), f32x4_convert_i32x4(s)))
-            };
-            a0 = lane(x0, a0, *xs[0].get_unchecked(b));
-            a1 = lane(x1, a1, *xs[1].get_unchecked(b));
-            a2 = lane(x2, a2, *xs[2].get_unchecked(b));
-            a3 = lane(x3, a3, *xs[3].get_unchecked(b));
-        }
-        [hsum(a0), hsum(a1), hsum(a2), hsum(a3)]
-    }
+    assert!(wq.len() >= ws.len() * QK);
+    let wp = wq.as_ptr();
+    // SAFETY: block b's 32 values lie within wq (checked above)
+    rows_x4_simd128(ws, xs, xq, |b| [0, 8, 16, 24].map(|o| unsafe { v128_load(wp.add(b * QK + o) as *const v128) }))
 }
 
 /// Below this many activation rows the fused kernels run (each unpacks a row in registers for
