@@ -113,7 +113,26 @@ export function whichText(m, trains = m?.tune?.trains) {
   return t(vectors ? 'tune.whichVectors' : 'tune.whichAll', { trainable: n(trainable), total: n(m.tune.total), max: n(m.tune.maxParams) });
 }
 
-export class GptFinetune extends GptElement {
+/** What both tuning widgets share: a failure marks the status's data-reason, and Reset. */
+export class TuningElement extends GptElement {
+  failed(e) {
+    super.failed(e);
+    this.$('.status').dataset.reason = 'error';
+  }
+
+  /** The loaded weights again; `cleared()` drops what the widget showed of the tuned ones. */
+  reset() {
+    return this.task(async (run) => {
+      await run(resetTune({ owner: this }));
+      this.cleared();
+      this.status(t('tune.wasReset'));
+    });
+  }
+
+  cleared() {}
+}
+
+export class GptFinetune extends TuningElement {
   build() {
     this.slot = newSlot();
     this.root.innerHTML = `
@@ -306,17 +325,6 @@ export class GptFinetune extends GptElement {
     }, { status: t('ft.measuring') });
   }
 
-  failed(e) {
-    super.failed(e);
-    this.$('.status').dataset.reason = 'error';
-  }
-
-  reset() {
-    return this.task(async (run) => {
-      await run(resetTune({ owner: this }));
-      this.status(t('tune.wasReset'));
-    });
-  }
 
   /** Saves the tuned weights as a GGUF file (the engine writes it). */
   download() {

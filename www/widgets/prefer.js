@@ -4,10 +4,10 @@
 // live; then each completion's log-probability under the tuned and the reference weights, its
 // implicit reward, and new completions from the same seeds. Attributes: prompt, steps, lr, beta,
 // model.
-import { GptElement, lineChart, fmt } from './base.js';
+import { lineChart, fmt } from './base.js';
 import { t } from '../i18n.js';
-import { prefer, stopTune, resetTune, stop, newSlot } from '../client.js';
-import { sampleInto, readTuning } from './finetune.js';
+import { prefer, stopTune, stop, newSlot } from '../client.js';
+import { sampleInto, readTuning, TuningElement } from './finetune.js';
 
 /** One seed per completion: the same seeds write again after tuning. */
 const SEEDS = [1, 2, 3, 4];
@@ -16,7 +16,7 @@ const WRITE = { temperature: 1.0, maxTokens: 24 };
 // down by breaking the shipped model (its new completions are nonsense, a plain sentence's
 // perplexity 434 -> 559); at 0.00003 the margin still rises and the model still writes its plays.
 
-export class GptPrefer extends GptElement {
+export class GptPrefer extends TuningElement {
   build() {
     this.slot = newSlot();
     this.root.innerHTML = `
@@ -242,16 +242,7 @@ export class GptPrefer extends GptElement {
     this.$('.table-note').hidden = false;
   }
 
-  failed(e) {
-    super.failed(e);
-    this.$('.status').dataset.reason = 'error';
-  }
-
-  reset() {
-    return this.task(async (run) => {
-      await run(resetTune({ owner: this }));
-      this.clearTuning();
-      this.status(t('tune.wasReset'));
-    });
+  cleared() {
+    this.clearTuning();
   }
 }
