@@ -307,30 +307,26 @@ pub fn min_term(dmin: &[f32], mn: &[i16], xs: &[f32], sums: &[i32]) -> f32 {
     acc
 }
 
-/// Multiply-adds below which a product stays on the calling thread (`threads` feature).
-pub const PARALLEL_MIN_WORK: usize = 1 << 22;
-
 /// Fills `out` ((rows, m) row-major) by calling `f(r0, block)` on blocks of whole rows: in order on
-/// this thread, or, with the `threads` feature and a pool of more than one thread, spread over the
-/// pool when the product is large enough to pay for it. Every output is computed by the same code
-/// either way, so results do not depend on the number of threads.
+/// this thread, or spread over the awake pool (`crate::pool::run`) when it has more than one thread
+/// and the product is large enough to pay for it. Every output is computed by the same code either way,
+/// so results do not depend on the number of threads.
 #[inline(always)]
 fn for_row_blocks(out: &mut [f32], m: usize, work: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    #[cfg(feature = "threads")]
-    {
-        let threads = rayon::current_num_threads();
-        let rows = out.len() / m.max(1);
-        // waking the pool costs tens of microseconds in a browser: only products of several
-        // million multiply-adds (prefill's, the LM head's) are split
-        if threads > 1 && work >= PARALLEL_MIN_WORK && rows >= 2 * threads {
-            use rayon::prelude::*;
-            // a few blocks per thread, so that a slow thread does not hold up the others
-            let block = rows.div_ceil(4 * threads).max(8);
-            out.par_chunks_mut(block * m).enumerate().for_each(|(b, o)| f(b * block, o));
-            return;
-        }
+    let threads = crate::pool::threads();
+    let rows = out.len() / m.max(1);
+    if threads > 1 && work >= crate::pool::PARALLEL_MIN_WORK && rows >= 2 * threads {
+        // a few blocks per thread, so that a thread that starts late or runs slow holds up no one
+        let block = rows.div_ceil(4 * threads).max(8);
+        let parts = rows.div_ceil(block);
+        let out = crate::pool::Disjoint::new(out);
+        crate::pool::run(parts, work, &|p| {
+            let (r0, r1) = (p * block, ((p + 1) * block).min(rows));
+            // SAFETY: part p alone writes rows r0..r1
+            f(r0, unsafe { out.piece(r0 * m, (r1 - r0) * m) })
+        });
+        return;
     }
-    let _ = (work, m);
     f(0, out)
 }
 

@@ -8,6 +8,7 @@
 //! - `hostile`: malformed and hostile GGUF files with the message each must produce (fixtures, fuzzing)
 //! - `kernels`: our kernels (quantized and f32 products, attention, exp; simd128 with scalar twins)
 //! - `model`: the GPT-2 network, loaded from a GGUF in llama.cpp's `gpt2` layout
+//! - `pool`: the awake thread pool a matrix product shares its rows with (`threads` feature)
 //! - `tokenizer`: byte-level BPE (the `tokenizers` crate) and UTF-8-safe streaming decode
 //! - `sampler`: seeded greedy / temperature / top-k / top-p sampling
 //! - `session`: the generation and scoring API shared by the CLI and the browser
@@ -23,6 +24,7 @@ pub mod gguf;
 pub mod hostile;
 pub mod kernels;
 pub mod model;
+pub mod pool;
 pub mod quants;
 pub mod sampler;
 pub mod session;

@@ -360,25 +360,29 @@ impl CausalSelfAttention {
         let tk = pos0 + t;
         let scale = 1.0 / (hs as f32).sqrt();
         let mut y = vec![0f32; t * c];
-        let mut p = vec![0f32; tk];
-        let mut att = att.map(|a| {
+        let att = att.map(|a| {
             a.clear();
             a.resize(nh * t * tk, 0.0);
-            a
+            crate::pool::Disjoint::new(a.as_mut_slice())
         });
-        for h in 0..nh {
+        // one head per part, across the pool when it has threads: each writes its own columns
+        // of y (T, C) and its own weights (T, Tk), with the same operations as on one thread
+        let out = crate::pool::Disjoint::new(&mut y);
+        crate::pool::run(nh, t * tk * c, &|h| {
+            let mut p = vec![0f32; tk];
             for i in 0..t {
                 let n = pos0 + i + 1; // causal: positions 0..=pos0+i
                 let q = &qkv[i * 3 * c + h * hs..][..hs];
                 kernels::dots(&mut p[..n], q, &kv.k[h * hs..], c);
                 p[..n].iter_mut().for_each(|s| *s *= scale);
                 kernels::softmax(&mut p[..n]);
-                kernels::weighted_sum(&mut y[i * c + h * hs..][..hs], &p[..n], &kv.v[h * hs..], c);
-                if let Some(a) = att.as_mut() {
-                    a[(h * t + i) * tk..][..n].copy_from_slice(&p[..n]);
+                // SAFETY: head h alone writes these columns of row i, and these weights
+                kernels::weighted_sum(unsafe { out.piece(i * c + h * hs, hs) }, &p[..n], &kv.v[h * hs..], c);
+                if let Some(a) = &att {
+                    unsafe { a.piece((h * t + i) * tk, n) }.copy_from_slice(&p[..n]);
                 }
             }
-        }
+        });
         clock.lap(Stage::Attention);
         let out = self.c_proj.apply(&y, t)?;
         clock.lap(Stage::Matmul);

@@ -95,10 +95,23 @@ fn with_attention<T: Serialize>(v: &T, attention: Option<Attention>) -> Result<J
     Ok(obj)
 }
 
-/// Checks the first bytes of a download (magic and version) before the rest arrives.
-/// `initThreadPool(n)` for the threaded build (worker.js calls it once before loading a model).
+/// `initThreadPool(n)` for the threaded build: the n workers the awake pool's helpers run on
+/// (worker.js calls it once, before anything else).
 #[cfg(feature = "threads")]
 pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// Threads each matrix product may use, this worker's included (1: all of it here).
+#[wasm_bindgen(js_name = setThreads)]
+pub fn set_threads(n: u32) {
+    crate::pool::set_threads(n as usize)
+}
+
+/// Milliseconds a decoding-shaped product takes on `threads` threads, best of `reps`
+/// (`pool::probe`): worker.js measures with it how many threads help.
+#[wasm_bindgen(js_name = threadProbe)]
+pub fn thread_probe(threads: u32, reps: u32) -> f64 {
+    crate::pool::probe(threads as usize, reps as usize)
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -107,6 +120,7 @@ extern "C" {
     pub(crate) fn performance_now() -> f64;
 }
 
+/// Checks the first bytes of a download (magic and version) before the rest arrives.
 #[wasm_bindgen(js_name = checkGgufPrefix)]
 pub fn check_gguf_prefix(bytes: &[u8]) -> Result<(), JsError> {
     crate::gguf::check_prefix(bytes).map_err(err)

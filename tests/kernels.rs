@@ -111,11 +111,40 @@ fn the_f32_simd_kernels_are_bit_identical_to_their_scalar_twins() {
 }
 
 #[test]
+fn a_product_shared_by_the_awake_pool_has_the_bits_of_one_thread() {
+    // decoding's shape (one activation row); with the `threads` feature the helpers must really
+    // take parts of it, and every thread count must give the single thread's bits
+    use inside_gpt::pool;
+    let (mut rng, seed) = fresh_rng();
+    let (k, n) = (768, 2304);
+    let (w, x) = (random(n * k, &mut rng), random(k, &mut rng));
+    for dtype in [DType::Q8_0, DType::Q4_K, DType::F16] {
+        let q = QMatrix::new(dtype, n, k, &quantize(&w, dtype).unwrap()).unwrap();
+        pool::set_threads(1);
+        let one = q.matmul(&x, 1);
+        let before = pool::helped();
+        for threads in [2, 3] {
+            pool::set_threads(threads);
+            // the first products may run before the helpers are up
+            for _ in 0..200 {
+                let y = q.matmul(&x, 1);
+                assert!(y.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()), "seed {seed} {dtype:?} {threads} threads");
+                if pool::helped() > before + 8 {
+                    break;
+                }
+            }
+        }
+        pool::set_threads(0);
+        assert_eq!(pool::helped() > before, cfg!(feature = "threads"), "{dtype:?}: helpers ran {} parts", pool::helped() - before);
+    }
+}
+
+#[test]
 fn large_products_equal_their_rows_computed_one_by_one() {
     // large enough to be split across the pool when built with `threads`
     let (mut rng, seed) = fresh_rng();
     let (m, k, n) = (24, 768, 300);
-    assert!(m * k * n >= inside_gpt::kernels::PARALLEL_MIN_WORK);
+    assert!(m * k * n >= inside_gpt::pool::PARALLEL_MIN_WORK);
     let (w, x) = (random(n * k, &mut rng), random(m * k, &mut rng));
     for dtype in [DType::Q8_0, DType::Q4_0] {
         let q = QMatrix::new(dtype, n, k, &quantize(&w, dtype).unwrap()).unwrap();

@@ -4,26 +4,37 @@
 import { Command, Status, CACHE_NAME } from './protocol.js';
 
 // Threads: where the page is cross-origin isolated (shared memory allowed) and the threaded build
-// (www/pkg-threads, made by .ci/build where a nightly toolchain exists) is present, the matrix
-// products run on a pool of `?threads=N` workers. By default N is the machine's cores less one (this
-// worker keeps doing the rest of each token), at most 8: on 2 cores a pool measured slower decoding
-// (BENCHMARKS.md). Otherwise, and with N = 1, the single-thread build. Same bits either way.
+// (www/pkg-threads, made by .ci/build where a nightly toolchain exists) is present, each matrix
+// product (and attention, head by head) is shared between this worker and the helpers of an awake
+// pool (src/pool.rs). `?threads=N` asks for N threads, this worker included. By default the worker
+// measures, once the first model has loaded (at boot the browser is still compiling the module on
+// the other cores): a decoding-shaped product on 1, 2, ... threads (up to the cores the browser
+// reports, at most 8), stopping at the first thread that adds less than a third of a thread (a
+// second thread on one core, or memory already saturated). Otherwise, and with N = 1, the
+// single-thread build. Same bits either way.
 // This module's own URL, not `self.location`: on a page of another origin the worker is a
 // same-origin blob that imports this module (see client.js), and its location is that blob.
 const params = new URL(import.meta.url).searchParams;
-const asked = Number(params.get('threads')) || Math.min((navigator.hardwareConcurrency || 1) - 1, 8);
+const asked = Number(params.get('threads')) || 0;
+const most = asked || Math.min(navigator.hardwareConcurrency || 1, 8);
 /** Commands that exist for tests only (making the engine trap) are refused without this. */
 const testHooks = params.has('test-hooks');
 let Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit;
+/** The threaded build, where it loaded (its thread count is chosen after the first load). */
+let pool = null;
 let threads = 1;
+/** @type {{threads: number, ms: number}[]} what the thread measurement found (empty if none ran) */
+let probed = [];
+let chosen = false;
 async function boot() {
   let pkg = null;
-  if (asked > 1 && self.crossOriginIsolated) {
+  if (most > 1 && self.crossOriginIsolated) {
     try {
       const t = await import('./pkg-threads/inside_gpt.js');
       await t.default();
-      await t.initThreadPool(asked);
-      [pkg, threads] = [t, asked];
+      await t.initThreadPool(most - 1);
+      t.setThreads(1);
+      [pkg, pool] = [t, t];
     } catch (e) { console.info(`threads unavailable (${e.message}): the single-thread build`); }
   }
   if (!pkg) {
@@ -32,6 +43,29 @@ async function boot() {
   }
   ({ Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit } = pkg);
 }
+
+/** Sets the thread count on the threaded build, the first time it is needed: `?threads=N`, or
+ * measured (some 40 ms): k-1 and k threads timed in turn, three times, best of 5 each. */
+function chooseThreads() {
+  if (!pool || chosen) return;
+  chosen = true;
+  threads = asked;
+  if (!asked) {
+    for (let i = 0; i < 30; i++) pool.threadProbe(1, 1); // the browser optimises hot code later
+    threads = 1;
+    probed.push({ threads: 1, ms: Infinity });
+    for (let k = 2; k <= most; k++) {
+      probed.push({ threads: k, ms: Infinity });
+      for (let round = 0; round < 3; round++) {
+        for (const p of probed.slice(-2)) p.ms = Math.min(p.ms, pool.threadProbe(p.threads, 5));
+      }
+      if (probed[k - 2].ms / probed[k - 1].ms < 1 + 1 / (3 * (k - 1))) break;
+      threads = k;
+    }
+  }
+  pool.setThreads(threads);
+}
+
 /** Bytes per piece the engine takes (see streamEngine). */
 const STAGE = 1 << 20;
 const ready = boot();
@@ -369,7 +403,9 @@ async function load(msg) {
   stopGenerations();
   engine?.free(); // a tuning under way on it ends at its next step (see tuneLoop)
   engine = got.engine;
-  post({ status: Status.LOADED, id: msg.id, info: engine.info(), tune: tuneInfo(), source: got.source, streamed: got.streamed, threads, seconds: (performance.now() - t0) / 1000 });
+  const seconds = (performance.now() - t0) / 1000;
+  chooseThreads();
+  post({ status: Status.LOADED, id: msg.id, info: engine.info(), tune: tuneInfo(), source: got.source, streamed: got.streamed, threads, probed, seconds });
 }
 
 /** Every generation under way ends before its next token: the weights under it changed. */
