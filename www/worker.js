@@ -17,9 +17,16 @@ const asked = Number(params.get('threads')) || Math.min((navigator.hardwareConcu
 const testHooks = params.has('test-hooks');
 let Engine, Loading, Xor, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit;
 let threads = 1;
+// `?build=bench`: the benchmarks' package (www/pkg-bench, made by .ci/bench with the cargo feature
+// candle-baseline), whose engine also runs candle's kernels (`kernels: 'candle'`); single-threaded
+const benchBuild = params.get('build') === 'bench';
 async function boot() {
   let pkg = null;
-  if (asked > 1 && self.crossOriginIsolated) {
+  if (benchBuild) {
+    pkg = await import('./pkg-bench/inside_gpt.js');
+    await pkg.default();
+  }
+  if (!pkg && asked > 1 && self.crossOriginIsolated) {
     try {
       const t = await import('./pkg-threads/inside_gpt.js');
       await t.default();
@@ -363,7 +370,7 @@ async function engineFromFile(msg, candle) {
 async function load(msg) {
   await ready;
   const t0 = performance.now();
-  // `kernels: 'candle'` is the benchmarks' baseline
+  // `kernels: 'candle'` is the benchmarks' baseline: a build without it refuses it (new Loading)
   const candle = msg.kernels === 'candle';
   // throws on a bad file: the previous engine stays until the new one is built
   const got = msg.file || msg.bytes ? await engineFromFile(msg, candle) : await engineFromUrl(msg.url, { id: msg.id, expect: msg.expect, candle });

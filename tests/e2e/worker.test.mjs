@@ -159,6 +159,28 @@ test('a pool of threads gives the same bits as one thread', async (t) => {
   assert.deepEqual(b, a);
 });
 
+test("the site's build refuses candle's kernels, saying why; the benchmarks' build runs them", async (t) => {
+  const msgs = await drive([
+    { command: 'load', id: 1, url: model.urlPath },
+    { command: 'load', id: 2, url: model.urlPath, kernels: 'candle' },
+    { command: 'score', id: 3, text: prompt },
+  ]);
+  const refused = msgs.find((m) => m.id === 2 && m.status === 'error');
+  assert.ok(refused, 'the candle load was refused');
+  assert.match(refused.message, /no candle baseline.*candle-baseline/);
+  assert.ok(msgs.find((m) => m.id === 3 && m.status === 'scored'), 'the first model still works');
+  const built = await h.page.evaluate(async () => (await fetch('/www/pkg-bench/inside_gpt.js', { method: 'HEAD' })).ok);
+  if (!built) { t.skip('www/pkg-bench not built (.ci/build-bench makes it; .ci/test and .ci/bench run that)'); return; }
+  const score = (kernels) => drive([{ command: 'load', id: 1, url: model.urlPath, kernels }, { command: 'score', id: 2, text: prompt }], 0, '/www/worker.js?build=bench');
+  const [ours, candle] = [await score(undefined), await score('candle')];
+  const lp = (msgs) => msgs.find((m) => m.status === 'scored')?.logprobs ?? assert.fail(JSON.stringify(msgs.filter((m) => m.status === 'error')));
+  const [a, b] = [lp(ours), lp(candle)];
+  assert.equal(a.length, b.length);
+  const diff = Math.max(...a.map((x, i) => (x === null ? 0 : Math.abs(x - b[i]))));
+  // the same model through other kernels: close, not equal (candle quantizes activations its own way)
+  assert.ok(diff > 0 && diff < 0.05, `log-probabilities differ by ${diff}`);
+});
+
 test('XOR runs in the worker without a model: the numbers the module computes directly', async () => {
   const grid = { n: 5, lo: -0.5, hi: 1.5 };
   const msgs = await drive([
