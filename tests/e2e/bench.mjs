@@ -1,7 +1,8 @@
 // The benchmark command (not a test): kernels natively, in wasm under node and in a Chromium
 // worker; end-to-end prefill/decode in Chromium for ours, the same file through candle's QMatMul,
 // and wllama (llama.cpp in wasm), all single-threaded; time to first token cold and cached; the
-// .wasm size. Prints markdown; `--write` also writes BENCHMARKS.md. Run by `.ci/bench`, which also builds
+// .wasm size; the page's start-up on a first visit (startup.mjs, which also runs alone). Prints
+// markdown; `--write` also writes BENCHMARKS.md. Run by `.ci/bench`, which also builds
 // www/pkg-bench: the engine with candle's kernels and benchKernels (cargo feature candle-baseline),
 // which the site's www/pkg leaves out; the kernel tables and the candle rows use it.
 // For quick looks: BENCH_SKIP_KERNELS=1, and BENCH_MODELS=[{name,url,promptTokens,decode,shapes}] instead of the two models.
@@ -12,6 +13,7 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { start, cli, ROOT } from './harness.mjs';
+import * as startup from './startup.mjs';
 
 const args = process.argv.slice(2);
 const SECONDS = 0.5;
@@ -436,6 +438,23 @@ if (fs.existsSync(threaded)) {
   const tw = fs.readFileSync(threaded);
   gzThreads = zlib.gzipSync(tw, { level: 9 }).length;
   say(`The threaded build's (loaded instead where threads run): ${(tw.length / 2 ** 20).toFixed(2)} MiB raw, ${(gzThreads / 2 ** 20).toFixed(2)} MiB gzipped.`);
+}
+
+// --- start-up: the page's first visit
+say('\n## Start-up: the page\'s first visit\n');
+{
+  say(`${startup.DEFINITION} Five visits; each figure is the median with the range over them (this shared machine varies a lot).\n`);
+  const [visits] = await startup.startup({ runs: 5 });
+  say(startup.table(['index.html'], [visits]));
+  say(`\nThe engine's module on a page's main thread (what \`<gpt-xor>\` did before it went through the worker), five fresh contexts each: ms from the fetch to the compiled module, and for wasm-bindgen's init (instantiation):\n`);
+  say('| package | .wasm MiB | gzipped MiB | compile | instantiate |');
+  say('|---|---|---|---|---|');
+  for (const pkg of ['www/pkg', 'www/pkg-bench']) {
+    const w = fs.readFileSync(path.join(ROOT, pkg, 'inside_gpt_bg.wasm'));
+    const times = await startup.compileTimes(h.page.context().browser(), h.origin, `/${pkg}`);
+    say(`| ${pkg} | ${(w.length / 2 ** 20).toFixed(2)} | ${(zlib.gzipSync(w, { level: 9 }).length / 2 ** 20).toFixed(2)} | ${startup.spread(times.map((t) => t.compile))} | ${startup.spread(times.map((t) => t.instantiate))} |`);
+  }
+  goals.startup = visits;
 }
 
 // --- the soak: memory over many generations and model switches in one page
