@@ -566,6 +566,12 @@ fn prefer_cmd(a: &PreferArgs) -> Result<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "candle-baseline"))]
+fn bench_cmd(_: f64, _: bool, _: bool) -> Result<()> {
+    inside_gpt::bail!("the kernel benchmarks compare with candle's kernels, which this build leaves out: build with `cargo build --release --features candle-baseline` (.ci/build does)")
+}
+
+#[cfg(feature = "candle-baseline")]
 fn bench_cmd(seconds: f64, all_types: bool, as_json: bool) -> Result<()> {
     let t0 = std::time::Instant::now();
     let now = move || t0.elapsed().as_secs_f64();

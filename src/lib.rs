@@ -18,6 +18,7 @@
 //! - `tune`: fine-tuning and preference tuning (DPO) on plain slices, with their backward pass
 //! - `web`: every `wasm_bindgen` item (wasm32 only)
 
+#[cfg(feature = "candle-baseline")]
 pub mod bench;
 pub mod card;
 pub mod gguf;

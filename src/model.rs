@@ -142,8 +142,24 @@ struct Loader<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernels {
     Ours,
+    /// only in a build with the `candle-baseline` feature; elsewhere a load with it is refused
     Candle,
 }
+
+impl Kernels {
+    /// Candle's when `candle` (refused, saying why, by a build without the baseline), else ours.
+    pub fn choose(candle: bool) -> Result<Self> {
+        if !candle {
+            return Ok(Kernels::Ours);
+        }
+        if !cfg!(feature = "candle-baseline") {
+            return Err(Error(NO_BASELINE.into()));
+        }
+        Ok(Kernels::Candle)
+    }
+}
+
+const NO_BASELINE: &str = "this build has no candle baseline (kernels: 'candle'): it is the benchmarks' only; build with the cargo feature candle-baseline (.ci/bench makes www/pkg-bench, which the worker loads with ?build=bench)";
 
 impl<'a> Loader<'a> {
     fn info(g: &'a Gguf, name: &str, dims: &[usize]) -> Result<&'a TensorInfo> {
@@ -272,8 +288,15 @@ enum Matrix {
     Dense(Tensor),
     Quant(QMatrix),
     /// the baseline: candle's kernels over the same blocks (kept for embedding lookups)
-    Candle(candle_core::quantized::QMatMul, QMatrix),
+    Candle(CandleMatMul, QMatrix),
 }
+
+/// candle's quantized product, in a build with the benchmarks' baseline; without it a type with
+/// no values, so that `Matrix::Candle` cannot be made and none of candle's kernels is linked in.
+#[cfg(feature = "candle-baseline")]
+type CandleMatMul = candle_core::quantized::QMatMul;
+#[cfg(not(feature = "candle-baseline"))]
+enum CandleMatMul {}
 
 /// candle's block type for a file type its `QMatMul` runs.
 pub fn candle_type(d: DType) -> Option<candle_core::quantized::GgmlDType> {
@@ -293,7 +316,13 @@ pub fn candle_type(d: DType) -> Option<candle_core::quantized::GgmlDType> {
     })
 }
 
-fn candle_qmatmul(q: &QMatrix) -> Result<candle_core::quantized::QMatMul> {
+#[cfg(not(feature = "candle-baseline"))]
+fn candle_qmatmul(_: &QMatrix) -> Result<CandleMatMul> {
+    Err(Error(NO_BASELINE.into()))
+}
+
+#[cfg(feature = "candle-baseline")]
+fn candle_qmatmul(q: &QMatrix) -> Result<CandleMatMul> {
     use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul};
     let Some(ty) = candle_type(q.dtype) else { bail!("candle's QMatMul has no {} kernel", q.dtype.name()) };
     // candle reads the blocks in place: give it 4-byte-aligned memory
@@ -313,10 +342,13 @@ impl Matrix {
                 let (rows, cols) = w.dims2()?;
                 read(w, |w| kernels::matmul_f32(w, rows, cols, x, m))?
             }
+            #[cfg(feature = "candle-baseline")]
             Matrix::Candle(qm, q) => {
                 let y = candle_core::Module::forward(qm, &Tensor::from_slice(x, (m, q.cols), &Device::Cpu)?)?;
                 y.flatten_all()?.to_vec1::<f32>()?
             }
+            #[cfg(not(feature = "candle-baseline"))]
+            Matrix::Candle(never, _) => match *never {},
         })
     }
 }

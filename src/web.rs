@@ -172,7 +172,7 @@ impl Loading {
             return Err(JsError::new(&why));
         }
         use sha2::Digest;
-        let kernels = if candle { crate::model::Kernels::Candle } else { crate::model::Kernels::Ours };
+        let kernels = crate::model::Kernels::choose(candle).map_err(err)?;
         Ok(Loading { incoming: crate::gguf::Incoming::new(file_bytes as u64), hasher: sha2::Sha256::new(), kernels })
     }
 
@@ -237,10 +237,11 @@ impl Engine {
         Self::with_kernels(bytes, false)
     }
 
-    /// Loads with candle's quantized kernels instead of ours when `candle` is true (benchmarks).
+    /// Loads with candle's quantized kernels instead of ours when `candle` is true (benchmarks; a
+    /// build without the `candle-baseline` feature refuses it, saying so).
     #[wasm_bindgen(js_name = withKernels)]
     pub fn with_kernels(bytes: &[u8], candle: bool) -> Result<Engine, JsError> {
-        let kernels = if candle { crate::model::Kernels::Candle } else { crate::model::Kernels::Ours };
+        let kernels = crate::model::Kernels::choose(candle).map_err(err)?;
         Ok(Engine { model: Model::from_bytes_with(bytes, kernels).map_err(err)?, gens: HashMap::new(), tuner: None, original: None, tuned: false, fail_next: None })
     }
 
@@ -538,7 +539,9 @@ impl Xor {
 }
 
 /// Kernel GFLOP/s (ours, candle's QMatMul, scalar): Q8_0 and Q4_0 on the default model's and
-/// GPT-2 124M's shapes, or (`allTypes`) every type on two of GPT-2's.
+/// GPT-2 124M's shapes, or (`allTypes`) every type on two of GPT-2's. Only in the benchmarks'
+/// build (`candle-baseline`).
+#[cfg(feature = "candle-baseline")]
 #[wasm_bindgen(js_name = benchKernels)]
 pub fn bench_kernels(seconds: f64, all_types: Option<bool>) -> Result<JsValue, JsError> {
     let now = || js_sys::Date::now() / 1000.0;

@@ -340,7 +340,9 @@ fn inspection_shows_every_stage_consistently() {
     assert_eq!(ins.next.len(), 10);
 }
 
-/// The benchmarks' baseline (candle's QMatMul over the same blocks) computes the same model.
+/// The benchmarks' baseline (candle's QMatMul over the same blocks) computes the same model
+/// (`cargo test --features candle-baseline`, as .ci/test runs).
+#[cfg(feature = "candle-baseline")]
 #[test]
 fn candle_kernels_baseline_agrees_with_ours() {
     let tok = tok();
@@ -354,4 +356,17 @@ fn candle_kernels_baseline_agrees_with_ours() {
         let diff = a.logprobs.iter().zip(&b.logprobs).map(|(x, y)| (x.unwrap() - y.unwrap()).abs()).fold(0.0, f64::max);
         assert!(diff < 0.02, "{dtype:?}: log-probabilities differ by {diff}");
     }
+}
+
+/// A build without the baseline (the site's) refuses candle's kernels, saying how to get them,
+/// instead of running ours under their name.
+#[cfg(not(feature = "candle-baseline"))]
+#[test]
+fn candle_kernels_need_the_baseline_feature() {
+    let tok = tok();
+    let bytes = weights(&tok, 11, 0.02).to_gguf(&tok, DType::Q8_0, "t").unwrap();
+    let e = Model::from_bytes_with(&bytes, inside_gpt::model::Kernels::Candle).err().expect("a load with candle's kernels");
+    assert!(e.to_string().contains("candle-baseline"), "{e}");
+    assert!(inside_gpt::model::Kernels::choose(true).is_err());
+    assert_eq!(inside_gpt::model::Kernels::choose(false).unwrap(), inside_gpt::model::Kernels::Ours);
 }

@@ -11,6 +11,7 @@ const FINAL = {
   [Command.TOKENIZE]: Status.TOKENIZED, [Command.MEMORY]: Status.MEMORY, [Command.FAIL_NEXT_STEP]: Status.DONE,
   [Command.FITS]: Status.FITS, [Command.TUNE]: Status.TUNED, [Command.PREFER]: Status.PREFERRED,
   [Command.RESET_TUNE]: Status.TUNE_RESET, [Command.EXPORT_TUNED]: Status.EXPORTED,
+  [Command.XOR_NEW]: Status.XOR, [Command.XOR_STEP]: Status.XOR, [Command.XOR_EPOCH]: Status.XOR,
 };
 
 /** Answers after which the engine runs other weights: what kind of change each is. */
@@ -257,5 +258,19 @@ export const resetTune = ({ owner = null } = {}) => request({ command: Command.R
  */
 export const prefer = (prompt, items, { steps, lr, beta, seed = 0, owner = null } = {}, onStep) =>
   request({ command: Command.PREFER, prompt, items, steps, lr, beta, seed }, onStep && ((m) => { if (m.status === Status.PREFER_STEP) onStep(m); }), [], owner);
+// The XOR walkthrough (<gpt-xor>) runs src/xor.rs in the worker's engine module, which the page
+// has started anyway (or starts, for a widget embedded alone) off the main thread: the page never
+// instantiates a second copy of the module for a 2-2-1 network. A network is a number (newSlot);
+// every answer is its state after the command (Status.XOR). Needs no model.
+
+/** A new XOR network `net` ({sizes, activation, seed, noisy, points, dataSeed}); `grid`: XorGrid. */
+export const xorNew = (net, settings, grid) => request({ command: Command.XOR_NEW, net, ...settings, grid });
+/** One sample [x1, x2, target] through the network and back, updated at rate `lr`. */
+export const xorStep = (net, [x1, x2, target], lr, grid) => request({ command: Command.XOR_STEP, net, x1, x2, target, lr, grid });
+/** `epochs` passes over the training data. */
+export const xorEpoch = (net, epochs, lr, grid) => request({ command: Command.XOR_EPOCH, net, epochs, lr, grid });
+/** Forgets network `net` (a worker that is not running has none to forget). */
+export const xorFree = (net) => worker?.postMessage({ command: Command.XOR_FREE, net });
+
 /** A GGUF file of the weights in use (tuned or not), as a Uint8Array. */
 export const exportTuned = () => request({ command: Command.EXPORT_TUNED }).then((m) => new Uint8Array(m.bytes));

@@ -45,6 +45,17 @@ export const Command = Object.freeze({
   PREFER: 'prefer',
   /** {command, id}: a GGUF file of the weights now in use (answers EXPORTED) */
   EXPORT_TUNED: 'exportTuned',
+  /** {command, id, net, sizes, activation, seed, noisy, points, dataSeed, grid?: XorGrid}: a new
+   * XOR network `net` (a number the page chose; it replaces one of the same number) and its data;
+   * answers XOR with `data`. No model needed: the networks live beside the engine, in its module */
+  XOR_NEW: 'xorNew',
+  /** {command, id, net, x1, x2, target, lr, grid?}: one sample forward, back and updated; answers
+   * XOR with `trace` */
+  XOR_STEP: 'xorStep',
+  /** {command, id, net, epochs, lr, grid?}: `epochs` passes over the training data (1 to 1000) */
+  XOR_EPOCH: 'xorEpoch',
+  /** {command, net}: forget the XOR network `net` (no answer) */
+  XOR_FREE: 'xorFree',
 });
 
 /** Statuses the worker sends. */
@@ -95,6 +106,11 @@ export const Status = Object.freeze({
   /** {status, id, bytes: ArrayBuffer, transferred}: the GGUF file (`transferred`: the engine's
    * copy was moved to the page, not copied again) */
   EXPORTED: 'exported',
+  /** {status, id, net, weights: {sizes, layers: [{w, b}], activation}, losses: {train, test|null},
+   * grid: Float32Array|null, data?: {train, test}, trace?}: the XOR network after the command
+   * (`grid`: its output over the XorGrid asked for, row by row from the top; `data`: the points,
+   * [[x1, x2], label], after XOR_NEW; `trace`: every intermediate of XOR_STEP's sample) */
+  XOR: 'xor',
   /** {status, id, command, message}: the command failed; the worker keeps its previous model */
   ERROR: 'error',
   /** {status, id, command, message, panic}: the engine trapped (a panic, memory exhausted) while
@@ -122,6 +138,13 @@ export const Status = Object.freeze({
  * run under way, else what the model's size allows: vectors above maxParams)
  * @property {number} vectors parameters in the norms and biases
  * @property {number} maxParams the largest model whose every weight trains
+ */
+
+/**
+ * @typedef {object} XorGrid the decision boundary's samples: n x n points covering [lo, hi]^2
+ * @property {number} n
+ * @property {number} lo
+ * @property {number} hi
  */
 
 /** Cache API bucket for downloaded weights; bump the version when the cached format changes. */

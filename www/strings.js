@@ -174,6 +174,8 @@ export const en = {
   'xor.lossIs': 'loss ½(target − y)² =',
   'xor.delta': 'Backward, delta of layer {n}',
   'xor.update': 'Update, layer {n} (w − lr × gradient)',
+  'xor.starting': 'Starting the engine…',
+  'xor.restarted': 'The engine stopped ({message}) and started again: the network starts over from its seed.',
 
   'ch.title': 'Zero-shot tasks by likelihood',
   'ch.context': 'Context',
@@ -520,6 +522,8 @@ export const ko = {
   'xor.lossIs': '손실 ½(정답 − y)² =',
   'xor.delta': '역전파, {n}층의 델타',
   'xor.update': '가중치 갱신, {n}층 (w − 학습률 × 기울기)',
+  'xor.starting': '엔진을 시작하는 중…',
+  'xor.restarted': '엔진이 멈췄다가({message}) 다시 시작했습니다: 신경망은 시드에서 처음부터 다시 시작합니다.',
 
   'ch.title': '가능도로 푸는 제로샷 과제',
   'ch.context': '문맥',

@@ -1,6 +1,7 @@
 // The model's worker: loads a GGUF (streamed into the engine chunk by chunk, with progress, written
 // to the Cache API on the way), owns the generation and tuning loops, and yields between tokens
-// (and optimiser steps) so that a Stop message is handled within one token (or step).
+// (and optimiser steps) so that a Stop message is handled within one token (or step). It also
+// holds the XOR walkthrough's small networks, from the same wasm module.
 import { Command, Status, CACHE_NAME } from './protocol.js';
 
 // Threads: where the page is cross-origin isolated (shared memory allowed) and the threaded build
@@ -19,16 +20,23 @@ const asked = Number(params.get('threads')) || 0;
 const most = asked || Math.min(navigator.hardwareConcurrency || 1, 8);
 /** Commands that exist for tests only (making the engine trap) are refused without this. */
 const testHooks = params.has('test-hooks');
-let Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit;
+let Engine, Loading, Xor, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit;
 /** The threaded build, where it loaded (its thread count is chosen after the first load). */
 let pool = null;
 let threads = 1;
 /** @type {{threads: number, ms: number}[]} what the thread measurement found (empty if none ran) */
 let probed = [];
 let chosen = false;
+// `?build=bench`: the benchmarks' package (www/pkg-bench, made by .ci/bench with the cargo feature
+// candle-baseline), whose engine also runs candle's kernels (`kernels: 'candle'`); single-threaded
+const benchBuild = params.get('build') === 'bench';
 async function boot() {
   let pkg = null;
-  if (most > 1 && self.crossOriginIsolated) {
+  if (benchBuild) {
+    pkg = await import('./pkg-bench/inside_gpt.js');
+    await pkg.default();
+  }
+  if (!pkg && most > 1 && self.crossOriginIsolated) {
     try {
       const t = await import('./pkg-threads/inside_gpt.js');
       await t.default();
@@ -41,7 +49,7 @@ async function boot() {
     pkg = await import('./pkg/inside_gpt.js');
     await pkg.default();
   }
-  ({ Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit } = pkg);
+  ({ Engine, Loading, Xor, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit } = pkg);
 }
 
 /** Sets the thread count on the threaded build, the first time it is needed: `?threads=N`, or
@@ -396,7 +404,7 @@ async function engineFromFile(msg, candle) {
 async function load(msg) {
   await ready;
   const t0 = performance.now();
-  // `kernels: 'candle'` is the benchmarks' baseline
+  // `kernels: 'candle'` is the benchmarks' baseline: a build without it refuses it (new Loading)
   const candle = msg.kernels === 'candle';
   // throws on a bad file: the previous engine stays until the new one is built
   const got = msg.file || msg.bytes ? await engineFromFile(msg, candle) : await engineFromUrl(msg.url, { id: msg.id, expect: msg.expect, candle });
@@ -538,6 +546,37 @@ async function generate(msg) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The XOR walkthrough (<gpt-xor>): its small networks (src/xor.rs) live in this module beside the
+// engine, so that the page does not instantiate a second copy of it on its main thread.
+
+/** net (the page's number) -> Xor */
+const nets = new Map();
+
+async function xor(msg) {
+  await ready;
+  let x = nets.get(msg.net);
+  const extra = {};
+  if (msg.command === Command.XOR_NEW) {
+    // a bad setting throws here, and the network the widget had stays
+    const fresh = new Xor(new Uint32Array(msg.sizes), msg.activation, msg.seed);
+    fresh.setData(!!msg.noisy, msg.points, msg.dataSeed);
+    x?.free();
+    nets.set(msg.net, (x = fresh));
+    extra.data = x.data();
+  } else if (!x) {
+    throw new Error('this XOR network is gone (the engine restarted): press Reset');
+  } else if (msg.command === Command.XOR_STEP) {
+    extra.trace = x.step(msg.x1, msg.x2, msg.target, msg.lr);
+  } else {
+    const epochs = Math.max(1, Math.min(1000, Math.floor(msg.epochs) || 1));
+    for (let i = 0; i < epochs; i++) x.epoch(msg.lr);
+  }
+  const g = msg.grid;
+  const grid = g ? x.grid(g.n, g.lo, g.hi) : null;
+  post({ status: Status.XOR, id: msg.id, net: msg.net, weights: x.net(), losses: x.losses(), grid, ...extra }, grid ? [grid.buffer] : []);
+}
+
 function needEngine() {
   if (!engine) throw new Error('no model loaded yet');
   return engine;
@@ -604,6 +643,8 @@ self.onmessage = async ({ data: msg }) => {
         break;
       }
       case Command.EXPORT_TUNED: exportTuned(msg); break;
+      case Command.XOR_NEW: case Command.XOR_STEP: case Command.XOR_EPOCH: await xor(msg); break;
+      case Command.XOR_FREE: nets.get(msg.net)?.free(); nets.delete(msg.net); break;
       case Command.INSPECT: {
         const ins = needEngine().inspect(msg.text, msg.channels ?? 64);
         post({ status: Status.INSPECTED, id: msg.id, ...ins }, transferables(ins));

@@ -1,7 +1,10 @@
 // The benchmark command (not a test): kernels natively, in wasm under node and in a Chromium
 // worker; end-to-end prefill/decode in Chromium for ours, the same file through candle's QMatMul,
 // and wllama (llama.cpp in wasm), all single-threaded; time to first token cold and cached; the
-// .wasm size. Prints markdown; `--write` also writes BENCHMARKS.md. Run by `.ci/bench`.
+// .wasm size; the page's start-up on a first visit (startup.mjs, which also runs alone). Prints
+// markdown; `--write` also writes BENCHMARKS.md. Run by `.ci/bench`, which also builds
+// www/pkg-bench: the engine with candle's kernels and benchKernels (cargo feature candle-baseline),
+// which the site's www/pkg leaves out; the kernel tables and the candle rows use it.
 // For quick looks: BENCH_SKIP_KERNELS=1, and BENCH_MODELS=[{name,url,promptTokens,decode,shapes}] instead of the two models.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +13,7 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { start, cli, ROOT } from './harness.mjs';
+import * as startup from './startup.mjs';
 
 const args = process.argv.slice(2);
 const SECONDS = 0.5;
@@ -37,6 +41,9 @@ function kernelTable(title, rows) {
   say();
 }
 
+if (!fs.existsSync(path.join(ROOT, 'www/pkg-bench/inside_gpt_bg.wasm'))) {
+  throw new Error('www/pkg-bench is missing: .ci/bench builds it (wasm-pack build ... --out-dir www/pkg-bench -- --features candle-baseline)');
+}
 const h = await start();
 const chromiumVersion = h.page.context().browser().version();
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -54,14 +61,14 @@ say('## Kernels: 1 x k by k x n products\n');
 say(`Each figure is the best of five windows of ${SECONDS / 5} s (a burst of other work on this shared machine lowers one window, not the figure), for ours, candle and the scalar twin alike. The decode-loop efficiency below divides a plain decode run by these best-of figures, which errs against us.\n`);
 kernelTable('Native x86-64 (ours: SSE2, one thread; candle: AVX2 and both cores)', JSON.parse(cli('bench', '--json', '--seconds', String(SECONDS))));
 {
-  const pkg = path.join(ROOT, 'www/pkg');
+  const pkg = path.join(ROOT, 'www/pkg-bench');
   const mod = await import(path.join(pkg, 'inside_gpt.js'));
   await mod.default({ module_or_path: fs.readFileSync(path.join(pkg, 'inside_gpt_bg.wasm')) });
   inNode = mod.benchKernels(SECONDS);
   kernelTable(`wasm simd128 under node ${process.version}`, inNode);
 }
 var inWorker = await h.page.evaluate(async (seconds) => {
-  const src = `import init, { benchKernels } from '${location.origin}/www/pkg/inside_gpt.js';
+  const src = `import init, { benchKernels } from '${location.origin}/www/pkg-bench/inside_gpt.js';
     self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds})); };`;
   const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
   const rows = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(null); });
@@ -73,12 +80,12 @@ say('### Every type, on two of GPT-2 124M\'s shapes\n');
 say('Each type in its own form (src/kernels.rs): Q8_0 in its own kernel; Q4_0, Q4_K and Q6_K in fused simd128 kernels when decoding (the unpacking in registers; natively they take the general path); the other types unpacked row by row to i16 and multiplied by the shared kernel; F16 and BF16 widened to f32. "(no kernel)": candle\'s QMatMul has no kernel for the type.\n');
 kernelTable('Native x86-64, every type', JSON.parse(cli('bench', '--json', '--all-types', '--seconds', String(SECONDS))));
 {
-  const pkg = path.join(ROOT, 'www/pkg');
+  const pkg = path.join(ROOT, 'www/pkg-bench');
   const mod = await import(path.join(pkg, 'inside_gpt.js'));
   kernelTable(`wasm simd128 under node ${process.version}, every type`, mod.benchKernels(SECONDS, true));
 }
 kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker, every type`, await h.page.evaluate(async (seconds) => {
-  const src = `import init, { benchKernels } from '${location.origin}/www/pkg/inside_gpt.js';
+  const src = `import init, { benchKernels } from '${location.origin}/www/pkg-bench/inside_gpt.js';
     self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds}, true)); };`;
   const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
   const rows = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(null); });
@@ -96,7 +103,8 @@ const PROMPT = 'ROMEO. But soft, what light through yonder window breaks? It is 
 
 async function ours(model, kernels, profile = false, threads = 1) {
   return h.page.evaluate(async ({ url, kernels, n, decode, prompt, profile, threads }) => {
-    const w = new Worker(`/www/worker.js?threads=${threads}`, { type: 'module' });
+    // candle's kernels are only in the benchmarks' package
+    const w = new Worker(kernels === 'candle' ? '/www/worker.js?build=bench' : `/www/worker.js?threads=${threads}`, { type: 'module' });
     const call = (msg, until) => new Promise((resolve, reject) => {
       const seen = [];
       w.onmessage = ({ data }) => {
@@ -420,12 +428,33 @@ if (fs.existsSync(path.join(ROOT, MODELS[0].url))) {
 const wasm = fs.readFileSync(path.join(ROOT, 'www/pkg/inside_gpt_bg.wasm'));
 const gz = zlib.gzipSync(wasm, { level: 9 }).length;
 say(`inside_gpt_bg.wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB raw, ${(gz / 2 ** 20).toFixed(2)} MiB gzipped.`);
+{
+  const bw = fs.readFileSync(path.join(ROOT, 'www/pkg-bench/inside_gpt_bg.wasm'));
+  say(`The benchmarks' build (www/pkg-bench, with candle's kernels and benchKernels; not shipped): ${(bw.length / 2 ** 20).toFixed(2)} MiB raw, ${(zlib.gzipSync(bw, { level: 9 }).length / 2 ** 20).toFixed(2)} MiB gzipped.`);
+}
 const threaded = path.join(ROOT, 'www/pkg-threads/inside_gpt_bg.wasm');
 let gzThreads = 0;
 if (fs.existsSync(threaded)) {
   const tw = fs.readFileSync(threaded);
   gzThreads = zlib.gzipSync(tw, { level: 9 }).length;
   say(`The threaded build's (loaded instead where threads run): ${(tw.length / 2 ** 20).toFixed(2)} MiB raw, ${(gzThreads / 2 ** 20).toFixed(2)} MiB gzipped.`);
+}
+
+// --- start-up: the page's first visit
+say('\n## Start-up: the page\'s first visit\n');
+{
+  say(`${startup.DEFINITION} Five visits; each figure is the median with the range over them (this shared machine varies a lot).\n`);
+  const [visits] = await startup.startup({ runs: 5 });
+  say(startup.table(['index.html'], [visits]));
+  say(`\nThe engine's module on a page's main thread (what \`<gpt-xor>\` did before it went through the worker), five fresh contexts each: ms from the fetch to the compiled module, and for wasm-bindgen's init (instantiation):\n`);
+  say('| package | .wasm MiB | gzipped MiB | compile | instantiate |');
+  say('|---|---|---|---|---|');
+  for (const pkg of ['www/pkg', 'www/pkg-bench']) {
+    const w = fs.readFileSync(path.join(ROOT, pkg, 'inside_gpt_bg.wasm'));
+    const times = await startup.compileTimes(h.page.context().browser(), h.origin, `/${pkg}`);
+    say(`| ${pkg} | ${(w.length / 2 ** 20).toFixed(2)} | ${(zlib.gzipSync(w, { level: 9 }).length / 2 ** 20).toFixed(2)} | ${startup.spread(times.map((t) => t.compile))} | ${startup.spread(times.map((t) => t.instantiate))} |`);
+  }
+  goals.startup = visits;
 }
 
 // --- the soak: memory over many generations and model switches in one page

@@ -163,9 +163,12 @@ for (const engine of ENGINES.filter((e) => !ONLY || ONLY.includes(e))) {
       assert.deepEqual(shown.input, [1, 1]);
       assert.ok((await p.text(`${X} >> .explain tr[data-part="error"] td`)).includes(direct.error.toFixed(4)));
       assert.ok((await p.text(`${X} >> svg line[data-weight="1.0.0"] title`)).startsWith(`w = ${direct.after[1].w[0][0].toFixed(4)}`));
-      const loss = () => p.evaluate((x, { q }) => q(x).xor.losses().train, X);
+      const loss = () => p.evaluate((x, { q }) => q(x).losses.train, X);
       const first = await loss();
+      // the answers come from the worker: each click's epoch is drawn when it arrives
+      const drawn = await p.evaluate((x, { q }) => q(x).history.length, X);
       for (let i = 0; i < 5; i++) await p.click(`${X} >> .epoch`);
+      await p.waitFor(([x, n], { q }) => q(x).history.length >= n + 5, [X, drawn], { what: 'five epochs drawn' });
       assert.notEqual(await loss(), first);
       // Play trains on animation frames (ten epochs each) until Pause
       const epochsBefore = await p.evaluate((x, { q }) => q(x).history.length, X);

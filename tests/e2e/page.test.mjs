@@ -199,6 +199,8 @@ test('prompt, settings and the selected head live in the URL', async () => {
 test("XOR: Step on the chapter's example shows the numbers the Rust code computes", async () => {
   const x = h.page.locator('gpt-xor');
   await x.locator('svg circle').first().waitFor();
+  // the maths ran in the model's worker: the page itself never fetched the engine's module
+  assert.deepEqual(await h.page.evaluate(() => performance.getEntriesByType('resource').map((r) => r.name).filter((n) => n.includes('/pkg'))), []);
   await x.locator('.step').click();
   await x.locator('.explain tr[data-part="error"]').waitFor();
   const shown = await x.evaluate((el) => el.trace);
@@ -221,6 +223,7 @@ test("XOR: Step on the chapter's example shows the numbers the Rust code compute
   // training runs and the loss falls
   const before = await x.locator('.losses').textContent();
   for (let i = 0; i < 5; i++) await x.locator('.epoch').click();
+  await x.evaluate((el) => el.idle());
   assert.notEqual(await x.locator('.losses').textContent(), before);
   await x.screenshot({ path: `${h.artifacts}/xor.png` });
 });

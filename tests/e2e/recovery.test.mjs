@@ -1,7 +1,8 @@
 // When the engine traps (a panic, memory exhausted), the page says what happened, starts a fresh
 // worker, loads the same model again and carries on, with no reload of the page. The traps are
 // real: the test-only command (reachable only with INSIDE_GPT_TEST_HOOKS) makes the next step
-// panic, or allocate until the module's memory is exhausted, in the middle of a generation.
+// panic, or allocate until the module's memory is exhausted, in the middle of a generation. The
+// XOR widget, whose network lived in that engine, starts a fresh one and says so.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -61,6 +62,14 @@ for (const [kind, words] of [['panic', /a panic: a test asked the engine to fail
     // the scoring widget works on the fresh engine too
     const r = await page.evaluate(async () => (await import('/www/client.js')).score('To be, or not to be'));
     assert.ok(Number.isFinite(r.total));
+    // the XOR widget's network lived in the dead engine: a fresh one from the same settings, said
+    // so, and Step goes on from the chapter's first example
+    const xor = page.locator('gpt-xor');
+    await xor.locator('.status.error', { hasText: /started again/ }).waitFor({ timeout: 60_000 });
+    assert.match(await xor.locator('.status').textContent(), words);
+    await xor.locator('.step').click();
+    await xor.evaluate((el) => el.idle());
+    assert.deepEqual(await xor.evaluate((el) => el.trace.input), [1, 1]);
     assert.deepEqual(h.logs.filter((l) => l.startsWith('pageerror')), []);
   });
 }

@@ -25,10 +25,11 @@ async function drive(commands, stopAfterTokens = 0, workerUrl = '/www/worker.js'
         let tokens = 0;
         w.onmessage = ({ data }) => {
           const copy = { ...data };
+          if (copy.grid) copy.grid = Array.from(copy.grid);
           if (copy.attention) copy.attention = { ...copy.attention, data: Array.from(copy.attention.data) };
           seen.push(copy);
           if (data.status === Status.TOKEN && ++tokens === stopAfterTokens) w.postMessage({ command: Command.STOP });
-          if ([Status.LOADED, Status.DONE, Status.ERROR, Status.SCORED].includes(data.status)) resolve();
+          if ([Status.LOADED, Status.DONE, Status.ERROR, Status.SCORED, Status.XOR].includes(data.status)) resolve();
         };
         w.postMessage(cmd);
       });
@@ -156,4 +157,56 @@ test('a pool of threads gives the same bits as one thread', async (t) => {
   assert.ok(a[0].tokens.length > 120, `${a[0].tokens.length} prompt tokens`);
   assert.equal(a.length, 13);
   assert.deepEqual(b, a);
+});
+
+test("the site's build refuses candle's kernels, saying why; the benchmarks' build runs them", async (t) => {
+  const msgs = await drive([
+    { command: 'load', id: 1, url: model.urlPath },
+    { command: 'load', id: 2, url: model.urlPath, kernels: 'candle' },
+    { command: 'score', id: 3, text: prompt },
+  ]);
+  const refused = msgs.find((m) => m.id === 2 && m.status === 'error');
+  assert.ok(refused, 'the candle load was refused');
+  assert.match(refused.message, /no candle baseline.*candle-baseline/);
+  assert.ok(msgs.find((m) => m.id === 3 && m.status === 'scored'), 'the first model still works');
+  const built = await h.page.evaluate(async () => (await fetch('/www/pkg-bench/inside_gpt.js', { method: 'HEAD' })).ok);
+  if (!built) { t.skip('www/pkg-bench not built (.ci/build-bench makes it; .ci/test and .ci/bench run that)'); return; }
+  const score = (kernels) => drive([{ command: 'load', id: 1, url: model.urlPath, kernels }, { command: 'score', id: 2, text: prompt }], 0, '/www/worker.js?build=bench');
+  const [ours, candle] = [await score(undefined), await score('candle')];
+  const lp = (msgs) => msgs.find((m) => m.status === 'scored')?.logprobs ?? assert.fail(JSON.stringify(msgs.filter((m) => m.status === 'error')));
+  const [a, b] = [lp(ours), lp(candle)];
+  assert.equal(a.length, b.length);
+  const diff = Math.max(...a.map((x, i) => (x === null ? 0 : Math.abs(x - b[i]))));
+  // the same model through other kernels: close, not equal (candle quantizes activations its own way)
+  assert.ok(diff > 0 && diff < 0.05, `log-probabilities differ by ${diff}`);
+});
+
+test('XOR runs in the worker without a model: the numbers the module computes directly', async () => {
+  const grid = { n: 5, lo: -0.5, hi: 1.5 };
+  const msgs = await drive([
+    { command: 'xorNew', id: 1, net: 7, sizes: [2, 2, 1], activation: 'sigmoid', seed: 1, noisy: false, points: 12, dataSeed: 7, grid },
+    { command: 'xorStep', id: 2, net: 7, x1: 1, x2: 1, target: 0, lr: 2, grid },
+    { command: 'xorEpoch', id: 3, net: 7, epochs: 10, lr: 2, grid },
+    { command: 'xorNew', id: 4, net: 7, sizes: [3, 1], activation: 'sigmoid', seed: 1, grid },
+    { command: 'xorStep', id: 5, net: 8, x1: 1, x2: 1, target: 0, lr: 2 },
+  ]);
+  const direct = await h.page.evaluate(async (grid) => {
+    const m = await import('/www/pkg/inside_gpt.js');
+    await m.default();
+    const x = new m.Xor(new Uint32Array([2, 2, 1]), 'sigmoid', 1);
+    x.setData(false, 12, 7);
+    const first = { weights: x.net(), losses: x.losses(), grid: Array.from(x.grid(grid.n, grid.lo, grid.hi)), data: x.data() };
+    const trace = x.step(1, 1, 0, 2);
+    const stepped = { weights: x.net(), losses: x.losses(), grid: Array.from(x.grid(grid.n, grid.lo, grid.hi)) };
+    for (let i = 0; i < 10; i++) x.epoch(2);
+    return { first, trace, stepped, trained: { weights: x.net(), losses: x.losses() } };
+  }, grid);
+  const at = (id) => msgs.find((m) => m.id === id);
+  assert.deepEqual(msgs.map((m) => m.status), ['xor', 'xor', 'xor', 'error', 'error']);
+  assert.deepEqual({ weights: at(1).weights, losses: at(1).losses, grid: at(1).grid, data: at(1).data }, direct.first);
+  assert.deepEqual(at(2).trace, direct.trace);
+  assert.deepEqual({ weights: at(2).weights, losses: at(2).losses, grid: at(2).grid }, direct.stepped);
+  assert.deepEqual({ weights: at(3).weights, losses: at(3).losses }, direct.trained);
+  assert.match(at(4).message, /layer sizes/);
+  assert.match(at(5).message, /XOR network is gone/);
 });

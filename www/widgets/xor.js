@@ -2,14 +2,17 @@
 // (line width = |w|, colour = sign, value on hover); Step takes one sample through the forward
 // pass, the error (target - y), the backward pass and the update, starting with the chapter's
 // example (1, 1) -> 0, and shows every number. Epoch, Play/Pause, a loss curve, the decision
-// boundary, and an over-fitting demo on noisy XOR. The maths is Rust (src/xor.rs) in wasm.
+// boundary, and an over-fitting demo on noisy XOR. The maths is Rust (src/xor.rs) in the model
+// worker's wasm module (client.js: xorNew, xorStep, xorEpoch), so the page's main thread never
+// instantiates the engine for it; every command answers with the network's state, drawn here.
 import { GptElement, fmt } from './base.js';
 import { t } from '../i18n.js';
-import init, { Xor } from '../pkg/inside_gpt.js';
+import { newSlot, onCrash, xorNew, xorStep, xorEpoch } from '../client.js';
 
-const ready = init();
 /** Step visits the chapter's example first. */
 const ORDER = [[1, 1, 0], [0, 0, 0], [0, 1, 1], [1, 0, 1]];
+/** The decision boundary's samples (an XorGrid): 45 x 45 over [-0.5, 1.5]^2. */
+const GRID = { n: 45, lo: -0.5, hi: 1.5 };
 const SVG = 'http://www.w3.org/2000/svg';
 
 export class GptXor extends GptElement {
@@ -51,35 +54,64 @@ export class GptXor extends GptElement {
     this.$('.epoch').onclick = () => this.epoch(1);
     this.$('.play').onclick = () => this.togglePlay();
     for (const c of ['.act', '.hidden', '.layers', '.seed', '.noisy', '.points']) this.$(c).addEventListener('change', () => this.reset());
-    ready.then(() => this.reset()).catch((e) => this.failed(e));
+    /** This widget's network in the worker. */
+    this.net = newSlot();
+    /** The commands sent, in order: each runs once the one before has answered. */
+    this.queue = Promise.resolve(true);
+    this.history = [];
+    this.status(t('xor.starting'));
+    this.reset();
+  }
+
+  connectedCallback() {
+    super.connectedCallback();
+    // the network lived in the engine that crashed: a fresh one from the same settings
+    this.unsubscribe.push(onCrash((c) => this.reset().then((ok) => ok && this.failed({ message: t('xor.restarted', { message: c.message }) }))));
   }
 
   disconnectedCallback() {
     super.disconnectedCallback();
-    this.playing = false;
+    this.stopPlay();
+  }
+
+  /**
+   * Runs `fn` after the commands before it, so that the answers are drawn in order and a click
+   * never acts on a network that is being replaced; a failure is shown and stops Play. Resolves
+   * to whether `fn` succeeded.
+   */
+  run(fn) {
+    this.queue = this.queue.then(fn).then(() => true, (e) => {
+      this.stopPlay();
+      this.failed(e);
+      return false;
+    });
+    return this.queue;
+  }
+
+  /** Resolves once every command sent so far has been answered and drawn (tests wait on it). */
+  idle() {
+    return this.queue.then(() => {});
   }
 
   reset() {
-    this.playing = false;
-    this.$('.play').textContent = t('xor.play');
+    this.stopPlay();
     const hidden = Math.max(1, Math.min(32, Math.floor(Number(this.$('.hidden').value)) || 2));
     const layers = Math.max(1, Math.min(4, Math.floor(Number(this.$('.layers').value)) || 1));
-    const sizes = [2, ...Array(layers).fill(hidden), 1];
-    try {
-      this.xor?.free();
-      this.xor = new Xor(new Uint32Array(sizes), this.$('.act').value, Math.max(0, Math.floor(Number(this.$('.seed').value)) || 0));
-      this.xor.setData(this.$('.noisy').checked, Math.floor(Number(this.$('.points').value)) || 12, 7);
+    const settings = {
+      sizes: [2, ...Array(layers).fill(hidden), 1], activation: this.$('.act').value,
+      seed: Math.max(0, Math.floor(Number(this.$('.seed').value)) || 0),
+      noisy: this.$('.noisy').checked, points: Math.floor(Number(this.$('.points').value)) || 12, dataSeed: 7,
+    };
+    return this.run(async () => {
+      const m = await xorNew(this.net, settings, GRID);
+      this.data = m.data;
+      this.next = 0;
+      this.history = [];
+      this.last = null;
       this.status('');
-    } catch (e) {
-      this.failed(e);
-      return;
-    }
-    this.next = 0;
-    this.history = [];
-    this.last = null;
-    this.record();
-    this.draw();
-    this.$('.explain').replaceChildren();
+      this.show(m);
+      this.$('.explain').replaceChildren();
+    });
   }
 
   lr() {
@@ -87,48 +119,70 @@ export class GptXor extends GptElement {
   }
 
   step() {
-    const [x1, x2, target] = ORDER[this.next % ORDER.length];
-    this.next += 1;
-    this.last = this.xor.step(x1, x2, target, this.lr());
-    this.record();
-    this.draw();
-    this.explain(this.last);
+    return this.run(async () => {
+      const m = await xorStep(this.net, ORDER[this.next % ORDER.length], this.lr(), GRID);
+      this.next += 1;
+      this.last = m.trace;
+      this.show(m);
+      this.explain(m.trace);
+    });
   }
 
   epoch(n) {
-    for (let i = 0; i < n; i++) this.xor.epoch(this.lr());
-    this.last = null;
-    this.record();
-    this.draw();
+    return this.run(async () => {
+      const m = await xorEpoch(this.net, n, this.lr(), GRID);
+      this.last = null;
+      this.show(m);
+    });
   }
 
+  stopPlay() {
+    this.playing = false;
+    this.$('.play').textContent = t('xor.play');
+  }
+
+  /** Ten epochs a frame, one request in flight at a time, until Pause (or a failure). */
   togglePlay() {
-    this.playing = !this.playing;
-    this.$('.play').textContent = t(this.playing ? 'xor.pause' : 'xor.play');
-    const tick = () => {
-      if (!this.playing || !this.isConnected) return;
-      this.epoch(10);
-      requestAnimationFrame(tick);
+    if (this.playing) { this.stopPlay(); return; }
+    // this run's token: a Pause then Play while a frame is in flight starts one loop, not two
+    const playing = (this.playing = {});
+    this.$('.play').textContent = t('xor.pause');
+    const tick = async () => {
+      if (this.playing !== playing || !this.isConnected) return;
+      if (await this.epoch(10)) requestAnimationFrame(tick);
     };
     tick();
   }
 
+  /** The network's state from the worker's answer, drawn. */
+  show(m) {
+    this.weights = m.weights;
+    this.losses = m.losses;
+    this.grid = m.grid;
+    this.record();
+    this.draw();
+  }
+
   record() {
-    const l = this.xor.losses();
+    const l = this.losses;
     this.history.push(l);
     if (this.history.length > 2000) this.history.splice(0, this.history.length - 2000);
-    this.$('.losses').textContent = l.test === null ? t('xor.loss', { train: fmt(l.train, 4) }) : t('xor.lossTest', { train: fmt(l.train, 4), test: fmt(l.test, 4) });
+    this.$('.losses').textContent = this.lossText(l);
+  }
+
+  lossText(l) {
+    return l.test === null ? t('xor.loss', { train: fmt(l.train, 4) }) : t('xor.lossTest', { train: fmt(l.train, 4), test: fmt(l.test, 4) });
   }
 
   translated() {
-    if (!this.xor) return;
+    if (!this.weights) return;
     this.$('.play').textContent = t(this.playing ? 'xor.pause' : 'xor.play');
-    if (this.history?.length) this.record();
+    if (this.history.length) this.$('.losses').textContent = this.lossText(this.losses);
     if (this.last) this.explain(this.last);
   }
 
   draw() {
-    this.drawNet(this.xor.net(), this.last);
+    this.drawNet(this.weights, this.last);
     this.drawBoundary();
     this.drawCurve();
   }
@@ -174,15 +228,15 @@ export class GptXor extends GptElement {
   drawBoundary() {
     const c = this.$('.boundary');
     const ctx = c.getContext('2d');
-    const n = 45, lo = -0.5, hi = 1.5;
-    const g = this.xor.grid(n, lo, hi);
+    const { n, lo, hi } = GRID;
+    const g = this.grid;
     const cell = c.width / n;
     for (let r = 0; r < n; r++) for (let k = 0; k < n; k++) {
       const v = g[r * n + k];
       ctx.fillStyle = `rgb(${Math.round(10 + 210 * v)}, ${Math.round(88 + 22 * v)}, ${Math.round(168 - 148 * v)})`;
       ctx.fillRect(k * cell, r * cell, cell + 1, cell + 1);
     }
-    const { train, test } = this.xor.data();
+    const { train, test } = this.data;
     const px = (x) => ((x - lo) / (hi - lo)) * c.width;
     for (const [[x, y], label] of [...test.map((d) => [...d, true]), ...train.map((d) => [...d, false])].map(([p, l, isTest]) => [p, l, isTest])) {
       ctx.beginPath();
