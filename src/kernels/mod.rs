@@ -22,6 +22,12 @@
 //! `row_dot` chooses between the twins under `cfg`: simd128 in wasm, SSE2 on x86-64, scalar
 //! elsewhere; tests compare them bit for bit. The unpacking and the minimum term are one piece of
 //! plain code in every build (integers, or f32 operations in a fixed order), so they cannot differ.
+//!
+//! The relaxed-SIMD build (`+relaxed-simd`, www/pkg-relaxed) decodes with the kernels of
+//! `relaxed.rs` instead: the same integer lanes by another instruction, so the same bits.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+pub mod relaxed;
 
 use crate::gguf::DType;
 use crate::quants::{self, Unpacked};
@@ -45,17 +51,21 @@ pub struct QMatrix {
 #[derive(Clone, Debug)]
 enum Store {
     /// Q8_0: (rows, cols / 32) block scales and (rows, cols) values (bytes holding i8, `as_i8`)
-    Q8 { scales: Arc<[f32]>, quants: Arc<Vec<u8>> },
+    /// `i8_min`: some value is -128 (llama.cpp never writes it), which the relaxed kernel cannot take
+    Q8 { scales: Arc<[f32]>, quants: Arc<Vec<u8>>, i8_min: bool },
     /// any other type: the file's bytes
     Blocks(Arc<Vec<u8>>),
 }
 
 /// Activations quantized to Q8_0: per block a scale and 32 values in [-127, 127], kept widened to
-/// i16 since every weight row reuses them, and the sum of each 16 values (for minimums).
+/// i16 since every weight row reuses them, and the sum of each 16 values (for minimums); in the
+/// relaxed build also as the relaxed kernels take them.
 pub struct QActivations {
     pub scales: Vec<f32>,
     pub quants: Vec<i16>,
     pub sums: Vec<i32>,
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    pub relaxed: relaxed::Acts,
 }
 
 impl QMatrix {
@@ -82,7 +92,8 @@ impl QMatrix {
                 }
                 data.truncate(rows * cols);
                 data.shrink_to_fit();
-                Store::Q8 { scales: scales.into(), quants: Arc::new(data) }
+                let i8_min = data.contains(&0x80);
+                Store::Q8 { scales: scales.into(), quants: Arc::new(data), i8_min }
             }
             _ => Store::Blocks(Arc::new(data)),
         };
@@ -103,7 +114,7 @@ impl QMatrix {
     /// Bytes the matrix holds in memory.
     pub fn memory_bytes(&self) -> usize {
         match &self.store {
-            Store::Q8 { scales, quants } => scales.len() * 4 + quants.len(),
+            Store::Q8 { scales, quants, .. } => scales.len() * 4 + quants.len(),
             Store::Blocks(b) => b.len(),
         }
     }
@@ -115,7 +126,7 @@ impl QMatrix {
     /// Row `r` decoded to f32, appended to `out` (embedding lookups): the file decoder's values.
     pub fn dequantize_row(&self, r: usize, out: &mut Vec<f32>) {
         match &self.store {
-            Store::Q8 { scales, quants } => {
+            Store::Q8 { scales, quants, .. } => {
                 let nb = self.cols / QK;
                 for b in 0..nb {
                     let d = scales[r * nb + b];
@@ -132,7 +143,7 @@ impl QMatrix {
     /// The matrix as file blocks again (to hand the same weights to another kernel).
     pub fn to_blocks(&self) -> Vec<u8> {
         match &self.store {
-            Store::Q8 { scales, quants } => {
+            Store::Q8 { scales, quants, .. } => {
                 let mut out = Vec::with_capacity(self.dtype.bytes_for((self.rows * self.cols) as u64) as usize);
                 for (b, d) in scales.iter().enumerate() {
                     out.extend_from_slice(&f16::from_f32(*d).to_le_bytes());
@@ -169,7 +180,7 @@ impl QMatrix {
         let mut yt = vec![0f32; rows * m];
         let work = rows * cols * m;
         match (&self.store, self.dtype) {
-            (Store::Q8 { scales, quants }, _) => {
+            (Store::Q8 { scales, quants, i8_min }, _) => {
                 let qa = quantize_activations(x, m, cols);
                 let nb = cols / QK;
                 let dot = match twin {
@@ -190,6 +201,13 @@ impl QMatrix {
                         }
                         for (i, o) in o.iter_mut().enumerate().skip(four) {
                             let (xs, xq) = act(i);
+                            // decoding: 16 byte pairs per instruction (the same bits)
+                            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+                            if matches!(twin, Twin::Fast) && !i8_min {
+                                *o = relaxed::row_q8_0(ws, wq, xs, qa.relaxed.row(i, cols));
+                                continue;
+                            }
+                            let _ = i8_min;
                             *o = dot(ws, wq, xs, xq);
                         }
                     }
@@ -236,7 +254,20 @@ impl QMatrix {
             Twin::Fast => row_dot_i16,
             Twin::Scalar => row_dot_i16_scalar,
         };
-        // a few activation rows (decoding): the fused kernels, which unpack in registers
+        // a few activation rows (decoding): the fused kernels, which unpack in registers; relaxed
+        // ones where the build has them
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        if matches!(twin, Twin::Fast) && m < FUSED_BELOW_ROWS {
+            if let Some(f) = relaxed::fused(self.dtype) {
+                for (k, o) in out.chunks_exact_mut(m).enumerate() {
+                    let row = &data[(r0 + k) * rb..(r0 + k + 1) * rb];
+                    for (i, o) in o.iter_mut().enumerate() {
+                        *o = f(row, &qa.scales[i * nb..(i + 1) * nb], qa.relaxed.row(i, cols), &qa.sums[2 * i * nb..2 * (i + 1) * nb]);
+                    }
+                }
+                return;
+            }
+        }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if matches!(twin, Twin::Fast) && m < FUSED_BELOW_ROWS {
             let fused: Option<fn(&[u8], &[f32], &[i16], &[i32]) -> f32> = match self.dtype {
@@ -361,7 +392,13 @@ pub fn quantize_activations(x: &[f32], m: usize, cols: usize) -> QActivations {
         quants.extend(block.iter().map(|v| round_half_away(v * id) as i16));
     }
     let sums = quants.chunks_exact(16).map(|q| q.iter().map(|&v| v as i32).sum()).collect();
-    QActivations { scales, quants, sums }
+    QActivations {
+        scales,
+        sums,
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        relaxed: relaxed::Acts::new(&quants),
+        quants,
+    }
 }
 
 /// `f32::round` (half away from zero) for |x| < 2^31 from a truncating conversion: in wasm
