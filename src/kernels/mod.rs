@@ -51,8 +51,7 @@ pub struct QMatrix {
 #[derive(Clone, Debug)]
 enum Store {
     /// Q8_0: (rows, cols / 32) block scales and (rows, cols) values (bytes holding i8, `as_i8`)
-    /// `i8_min`: some value is -128 (llama.cpp never writes it), which the relaxed kernel cannot take
-    Q8 { scales: Arc<[f32]>, quants: Arc<Vec<u8>>, i8_min: bool },
+    Q8 { scales: Arc<[f32]>, quants: Arc<Vec<u8>> },
     /// any other type: the file's bytes
     Blocks(Arc<Vec<u8>>),
 }
@@ -92,8 +91,7 @@ impl QMatrix {
                 }
                 data.truncate(rows * cols);
                 data.shrink_to_fit();
-                let i8_min = data.contains(&0x80);
-                Store::Q8 { scales: scales.into(), quants: Arc::new(data), i8_min }
+                Store::Q8 { scales: scales.into(), quants: Arc::new(data) }
             }
             _ => Store::Blocks(Arc::new(data)),
         };
@@ -114,7 +112,7 @@ impl QMatrix {
     /// Bytes the matrix holds in memory.
     pub fn memory_bytes(&self) -> usize {
         match &self.store {
-            Store::Q8 { scales, quants, .. } => scales.len() * 4 + quants.len(),
+            Store::Q8 { scales, quants } => scales.len() * 4 + quants.len(),
             Store::Blocks(b) => b.len(),
         }
     }
@@ -126,7 +124,7 @@ impl QMatrix {
     /// Row `r` decoded to f32, appended to `out` (embedding lookups): the file decoder's values.
     pub fn dequantize_row(&self, r: usize, out: &mut Vec<f32>) {
         match &self.store {
-            Store::Q8 { scales, quants, .. } => {
+            Store::Q8 { scales, quants } => {
                 let nb = self.cols / QK;
                 for b in 0..nb {
                     let d = scales[r * nb + b];
@@ -143,7 +141,7 @@ impl QMatrix {
     /// The matrix as file blocks again (to hand the same weights to another kernel).
     pub fn to_blocks(&self) -> Vec<u8> {
         match &self.store {
-            Store::Q8 { scales, quants, .. } => {
+            Store::Q8 { scales, quants } => {
                 let mut out = Vec::with_capacity(self.dtype.bytes_for((self.rows * self.cols) as u64) as usize);
                 for (b, d) in scales.iter().enumerate() {
                     out.extend_from_slice(&f16::from_f32(*d).to_le_bytes());
@@ -180,7 +178,7 @@ impl QMatrix {
         let mut yt = vec![0f32; rows * m];
         let work = rows * cols * m;
         match (&self.store, self.dtype) {
-            (Store::Q8 { scales, quants, i8_min }, _) => {
+            (Store::Q8 { scales, quants }, _) => {
                 let qa = quantize_activations(x, m, cols);
                 let nb = cols / QK;
                 let dot = match twin {
@@ -203,11 +201,10 @@ impl QMatrix {
                             let (xs, xq) = act(i);
                             // decoding: 16 byte pairs per instruction (the same bits)
                             #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-                            if matches!(twin, Twin::Fast) && !i8_min {
+                            if matches!(twin, Twin::Fast) {
                                 *o = relaxed::row_q8_0(ws, wq, xs, qa.relaxed.row(i, cols));
                                 continue;
                             }
-                            let _ = i8_min;
                             *o = dot(ws, wq, xs, xq);
                         }
                     }

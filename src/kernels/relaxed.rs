@@ -7,14 +7,15 @@
 //! Why the results are exact, whichever engine runs them:
 //! - the instruction is deterministic only while its second operand lies in 0..127 (x86 reads it
 //!   unsigned, and a 16-bit pair sum of 2 x 128 x 255 would saturate). That operand is always a
-//!   stored level (0..63: Q4, Q5, Q6_K levels before their offset) or |x| (0..127) of an activation;
-//!   pair sums then stay within +-2 x 128 x 127, and those of two 16-value halves added in i16
-//!   within +-2 x 2 x 63 x 127, both inside i16;
+//!   stored level (0..63: Q4, Q5, Q6_K levels before their offset) or a part of an activation
+//!   (0..127); 16-bit pair sums then stay within +-2 x 128 x 127, and those of two 16-value halves
+//!   added in i16 within +-2 x 2 x 63 x 127, both inside i16;
 //! - offsets (Q4_0's 8, Q5_0's 16, Q6_K's 32) come back out as offset x (the activations' lane
 //!   sums), in integers;
-//! - Q8_0's weights are signed: the activation's sign moves onto the weight (w x = (sign(x) w) |x|),
-//!   which needs w != -128; a matrix holding -128 (llama.cpp never writes it, a hostile file can)
-//!   takes the simd128 kernel (`QMatrix` records it at load);
+//! - Q8_0's weights are signed (-128..127, -128 included: a hostile file can hold it) and so are
+//!   the activations: x = x+ - x- with x+ = max(x, 0) and x- = max(-x, 0), each in 0..127; the two
+//!   16-bit pair sums w.x+ and w.x- each fit in i16 and so does their difference (it is the pair's
+//!   w.x, within +-2 x 128 x 127), so the wrapping i16 subtraction is exact;
 //! - the instruction's lane k sums bytes 4k..4k+3, while `row_dot`'s lane j holds elements e with
 //!   (e mod 8) div 2 == j: weights and activations alike are permuted within each 16 bytes by `PERM`,
 //!   so that every lane holds the same elements as simd128's.
@@ -40,10 +41,10 @@ fn perm() -> v128 {
 pub struct Acts {
     /// x, i8 (in -127..127)
     xp: Vec<i8>,
-    /// |x| (0..127)
+    /// max(x, 0)
     xa: Vec<u8>,
-    /// -1 where x < 0, else 0
-    xn: Vec<i8>,
+    /// max(-x, 0)
+    xn: Vec<u8>,
     /// per 16 values, the four lanes' sums of x (for the offsets)
     ls: Vec<i32>,
 }
@@ -53,7 +54,7 @@ pub struct Acts {
 pub struct Row<'a> {
     xp: &'a [i8],
     xa: &'a [u8],
-    xn: &'a [i8],
+    xn: &'a [u8],
     ls: &'a [i32],
 }
 
@@ -66,8 +67,8 @@ impl Acts {
             for (p, &e) in PERM.iter().enumerate() {
                 let v = g[e as usize];
                 a.xp.push(v as i8);
-                a.xa.push(v.unsigned_abs() as u8);
-                a.xn.push(if v < 0 { -1 } else { 0 });
+                a.xa.push(v.max(0) as u8);
+                a.xn.push((-v).max(0) as u8);
                 ls[p / 4] += v as i32;
             }
             a.ls.extend_from_slice(&ls);
@@ -103,7 +104,7 @@ unsafe fn dot32_levels(a: Row, at: usize, lo: v128, hi: v128) -> v128 {
     i32x4_extadd_pairwise_i16x8(p)
 }
 
-/// Q8_0 (`row_dot`'s bits): one row, `wq` holding no -128.
+/// Q8_0 (`row_dot`'s bits): one row.
 #[inline]
 pub fn row_q8_0(ws: &[f32], wq: &[i8], xs: &[f32], a: Row) -> f32 {
     let nb = ws.len();
@@ -111,16 +112,15 @@ pub fn row_q8_0(ws: &[f32], wq: &[i8], xs: &[f32], a: Row) -> f32 {
     unsafe {
         let mut acc = f32x4_splat(0.0);
         let (wp, xa, xn, pm) = (wq.as_ptr(), a.xa.as_ptr(), a.xn.as_ptr(), perm());
-        let ld = |p: *const i8| v128_load(p as *const v128);
+        let ld = |p: *const u8| v128_load(p as *const v128);
+        // 16 values from `o`: pair sums w.x+ - w.x- in i16 (exact, see above), widened to i32 lanes
+        let half = |o: usize| {
+            let w = i8x16_relaxed_swizzle(v128_load(wp.add(o) as *const v128), pm);
+            i32x4_extadd_pairwise_i16x8(i16x8_sub(i16x8_relaxed_dot_i8x16_i7x16(w, ld(xa.add(o))), i16x8_relaxed_dot_i8x16_i7x16(w, ld(xn.add(o)))))
+        };
         for b in 0..nb {
             let o = b * QK;
-            let (n0, n1) = (ld(xn.add(o)), ld(xn.add(o + 16)));
-            // sign(x) w: (w ^ n) - n negates w where n = -1
-            let w0 = i8x16_relaxed_swizzle(ld(wp.add(o)), pm);
-            let w1 = i8x16_relaxed_swizzle(ld(wp.add(o + 16)), pm);
-            let (w0, w1) = (i8x16_sub(v128_xor(w0, n0), n0), i8x16_sub(v128_xor(w1, n1), n1));
-            let s = i32x4_relaxed_dot_i8x16_i7x16_add(w0, v128_load(xa.add(o) as *const v128), i32x4_splat(0));
-            let s = i32x4_relaxed_dot_i8x16_i7x16_add(w1, v128_load(xa.add(o + 16) as *const v128), s);
+            let s = i32x4_add(half(o), half(o + 16));
             let d = f32x4_splat(*ws.get_unchecked(b) * *xs.get_unchecked(b));
             acc = f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)));
         }
