@@ -187,7 +187,7 @@ export function loadModel(source, progress) {
     const msg = url ? { command: Command.LOAD, url, expect } : { command: Command.LOAD, file: kept.file, name: source.name };
     const m = await request(msg, onProgress);
     model.current = {
-      info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads, simd: m.simd, streamed: m.streamed,
+      info: m.info, name: source.name || m.info.name, url, source: m.source, from: kept, seconds: m.seconds, threads: m.threads, streamed: m.streamed,
       tuned: false, tune: m.tune ?? null, change: { kind: 'load', owner: null },
     };
     for (const fn of listeners) fn(model.current);

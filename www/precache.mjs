@@ -1,4 +1,4 @@
-// Writes www/precache.js for the service worker (sw.js): the files that make the page, the wasm
+// Writes www/precache.js for the service worker (sw.js): the files that make the page, both wasm
 // builds included, and a version that is the hash of them all, so that a new build is a new
 // version and replaces the old caches. Run by .ci/build after the wasm builds.
 // The dev server (serve.mjs) answers www/precache.js with `precache(root)` itself, so that an
@@ -19,7 +19,6 @@ const files = [
   ...list('www', (f) => /^www\/[^/]+\.(js|css|html)$/.test(f) && !/serve\.mjs$|precache\.(js|mjs)$/.test(f)),
   ...list('www/widgets', (f) => f.endsWith('.js')),
   ...list('www/pkg', (f) => /\.(js|wasm)$/.test(f)),
-  ...list('www/pkg-relaxed', (f) => /\.(js|wasm)$/.test(f)),
   ...list('www/pkg-threads', (f) => /\.(js|wasm)$/.test(f)),
   ...['models.json', 'model-card.json', 'heldout-slice.txt'].map((f) => `www/models/${f}`).filter((f) => fs.existsSync(path.join(ROOT, f))),
 ].sort();

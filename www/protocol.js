@@ -52,10 +52,10 @@ export const Status = Object.freeze({
   /** {status, id, loaded, total, source, header?}: bytes so far (total 0 when unknown); `header`,
    * once the file's header is in: {name, tensors, bytesByType: [[type, bytes, tensors], ...]} */
   PROGRESS: 'progress',
-  /** {status, id, info, tune: TuneInfo|null, source: 'network'|'cache'|'file', streamed, threads, simd, seconds} (`streamed`:
+  /** {status, id, info, tune: TuneInfo|null, source: 'network'|'cache'|'file', streamed, threads, seconds} (`streamed`:
    * the file went into the engine chunk by chunk, never whole in the worker's memory; false for a
    * download of unknown size, read whole first; `threads`: 1, or the size of the pool the matrix
-   * products run on; `simd`: 'relaxed' or 'simd128', the build's kernels) */
+   * products run on) */
   LOADED: 'loaded',
   /** {status, id, slot, tokens, pieces, attention?, candidates?, profile?} the prompt as the model saw it */
   PROMPT: 'prompt',

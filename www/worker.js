@@ -8,11 +8,6 @@ import { Command, Status, CACHE_NAME } from './protocol.js';
 // products run on a pool of `?threads=N` workers. By default N is the machine's cores less one (this
 // worker keeps doing the rest of each token), at most 8: on 2 cores a pool measured slower decoding
 // (BENCHMARKS.md). Otherwise, and with N = 1, the single-thread build. Same bits either way.
-// Relaxed SIMD: otherwise, where the engine validates `i32x4.relaxed_dot_i8x16_i7x16_add_s` (the
-// tiny module below; Safari does not, and would refuse the whole build) and www/pkg-relaxed exists,
-// that build, whose decode kernels multiply 16 byte pairs per instruction; else www/pkg. The
-// threaded build has no relaxed twin (Safari has threads without relaxed SIMD: keeping builds few).
-// Same bits from all three. `?simd=simd128` keeps the simd128 build (tests, A/B benchmarks).
 // This module's own URL, not `self.location`: on a page of another origin the worker is a
 // same-origin blob that imports this module (see client.js), and its location is that blob.
 const params = new URL(import.meta.url).searchParams;
@@ -21,11 +16,6 @@ const asked = Number(params.get('threads')) || Math.min((navigator.hardwareConcu
 const testHooks = params.has('test-hooks');
 let Engine, Loading, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit;
 let threads = 1;
-/** Which single-thread build runs: 'relaxed' or 'simd128' (the threaded build is simd128). */
-let simd = 'simd128';
-/** (func (param v128 v128 v128) (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s (local.get 0) (local.get 1) (local.get 2))) */
-const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 0x60, 3, 0x7b, 0x7b, 0x7b, 1, 0x7b, 3, 2, 1, 0,
-  10, 13, 1, 11, 0, 0x20, 0, 0x20, 1, 0x20, 2, 0xfd, 0x93, 0x02, 0x0b]);
 async function boot() {
   let pkg = null;
   if (asked > 1 && self.crossOriginIsolated) {
@@ -35,13 +25,6 @@ async function boot() {
       await t.initThreadPool(asked);
       [pkg, threads] = [t, asked];
     } catch (e) { console.info(`threads unavailable (${e.message}): the single-thread build`); }
-  }
-  if (!pkg && params.get('simd') !== 'simd128' && WebAssembly.validate(RELAXED_PROBE)) {
-    try {
-      const r = await import('./pkg-relaxed/inside_gpt.js');
-      await r.default();
-      [pkg, simd] = [r, 'relaxed'];
-    } catch (e) { console.info(`relaxed SIMD build unavailable (${e.message}): the simd128 build`); }
   }
   if (!pkg) {
     pkg = await import('./pkg/inside_gpt.js');
@@ -386,7 +369,7 @@ async function load(msg) {
   stopGenerations();
   engine?.free(); // a tuning under way on it ends at its next step (see tuneLoop)
   engine = got.engine;
-  post({ status: Status.LOADED, id: msg.id, info: engine.info(), tune: tuneInfo(), source: got.source, streamed: got.streamed, threads, simd, seconds: (performance.now() - t0) / 1000 });
+  post({ status: Status.LOADED, id: msg.id, info: engine.info(), tune: tuneInfo(), source: got.source, streamed: got.streamed, threads, seconds: (performance.now() - t0) / 1000 });
 }
 
 /** Every generation under way ends before its next token: the weights under it changed. */

@@ -25,33 +25,16 @@ const DECODE = 64;
 const out = [];
 const say = (s = '') => { out.push(s); console.log(s); };
 
-/** `relaxed`: the same rows from the relaxed-SIMD build (www/pkg-relaxed), as two more columns. */
-function kernelTable(title, rows, relaxed = null) {
+function kernelTable(title, rows) {
   say(`### ${title}\n`);
-  const more = relaxed ? [' relaxed SIMD GFLOP/s | relaxed / simd128 |', '---|---|'] : ['', ''];
-  say(`| shape | type | bytes/weight | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle | ours / our Q8_0 |${more[0]}`);
-  say(`|---|---|---|---|---|---|---|---|---|${more[1]}`);
+  say('| shape | type | bytes/weight | k x n | ours GFLOP/s | candle QMatMul GFLOP/s | scalar GFLOP/s | ours / candle | ours / our Q8_0 |');
+  say('|---|---|---|---|---|---|---|---|---|');
   const f = (v) => (v == null ? '(no kernel)' : v.toFixed(2));
   for (const r of rows) {
     const q8 = rows.find((o) => o.shape === r.shape && o.dtype === 'Q8_0');
-    const x = relaxed?.find((o) => o.shape === r.shape && o.dtype === r.dtype);
-    const tail = relaxed ? ` ${x ? x.oursGflops.toFixed(2) : ''} | ${x ? (x.oursGflops / r.oursGflops).toFixed(2) : ''} |` : '';
-    say(`| ${r.shape} | ${r.dtype} | ${r.bytesPerWeight.toFixed(3)} | ${r.k}x${r.n} | ${r.oursGflops.toFixed(2)} | ${f(r.candleGflops)} | ${r.scalarGflops.toFixed(2)} | ${f(r.ratio)} | ${q8 ? (r.oursGflops / q8.oursGflops).toFixed(2) : ''} |${tail}`);
+    say(`| ${r.shape} | ${r.dtype} | ${r.bytesPerWeight.toFixed(3)} | ${r.k}x${r.n} | ${r.oursGflops.toFixed(2)} | ${f(r.candleGflops)} | ${r.scalarGflops.toFixed(2)} | ${f(r.ratio)} | ${q8 ? (r.oursGflops / q8.oursGflops).toFixed(2) : ''} |`);
   }
   say();
-}
-
-/** `benchKernels(seconds, all)` of the build in www/`pkg`, in a Chromium worker (null where not built). */
-async function workerKernels(pkg, all) {
-  if (!fs.existsSync(path.join(ROOT, 'www', pkg, 'inside_gpt.js'))) return null;
-  return h.page.evaluate(async ({ seconds, pkg, all }) => {
-    const src = `import init, { benchKernels } from '${location.origin}/www/${pkg}/inside_gpt.js';
-      self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds}, ${all})); };`;
-    const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
-    const rows = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(null); });
-    w.terminate();
-    return rows;
-  }, { seconds: SECONDS, pkg, all });
 }
 
 const h = await start();
@@ -77,15 +60,15 @@ kernelTable('Native x86-64 (ours: SSE2, one thread; candle: AVX2 and both cores)
   inNode = mod.benchKernels(SECONDS);
   kernelTable(`wasm simd128 under node ${process.version}`, inNode);
 }
-/** The simd128 and the relaxed-SIMD builds' rows, run in turn twice (this machine drifts): each row's best. */
-async function bothKernels(all) {
-  const runs = { pkg: [], 'pkg-relaxed': [] };
-  for (let i = 0; i < 2; i++) for (const pkg of Object.keys(runs)) runs[pkg].push(await workerKernels(pkg, all));
-  const best = (rs) => (rs[0] ? rs[0].map((r, j) => ({ ...r, oursGflops: Math.max(...rs.map((x) => x[j].oursGflops)) })) : null);
-  return [best(runs.pkg), best(runs['pkg-relaxed'])];
-}
-var [inWorker, relaxedRows] = await bothKernels(false);
-kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker (and the relaxed-SIMD build, www/pkg-relaxed, in another: each build run twice in turn, each figure the better)`, inWorker, relaxedRows);
+var inWorker = await h.page.evaluate(async (seconds) => {
+  const src = `import init, { benchKernels } from '${location.origin}/www/pkg/inside_gpt.js';
+    self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds})); };`;
+  const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+  const rows = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(null); });
+  w.terminate();
+  return rows;
+}, SECONDS);
+kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker`, inWorker);
 say('### Every type, on two of GPT-2 124M\'s shapes\n');
 say('Each type in its own form (src/kernels.rs): Q8_0 in its own kernel; Q4_0, Q4_K and Q6_K in fused simd128 kernels when decoding (the unpacking in registers; natively they take the general path); the other types unpacked row by row to i16 and multiplied by the shared kernel; F16 and BF16 widened to f32. "(no kernel)": candle\'s QMatMul has no kernel for the type.\n');
 kernelTable('Native x86-64, every type', JSON.parse(cli('bench', '--json', '--all-types', '--seconds', String(SECONDS))));
@@ -94,8 +77,14 @@ kernelTable('Native x86-64, every type', JSON.parse(cli('bench', '--json', '--al
   const mod = await import(path.join(pkg, 'inside_gpt.js'));
   kernelTable(`wasm simd128 under node ${process.version}, every type`, mod.benchKernels(SECONDS, true));
 }
-kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker, every type (and the relaxed-SIMD build's decode kernels, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K and Q6_K; the others run its simd128 code)`,
-  ...(await bothKernels(true)));
+kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker, every type`, await h.page.evaluate(async (seconds) => {
+  const src = `import init, { benchKernels } from '${location.origin}/www/pkg/inside_gpt.js';
+    self.onmessage = async () => { await init(); self.postMessage(benchKernels(${seconds}, true)); };`;
+  const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+  const rows = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(null); });
+  w.terminate();
+  return rows;
+}, SECONDS));
 }
 
 // --- end to end

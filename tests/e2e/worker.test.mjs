@@ -157,26 +157,3 @@ test('a pool of threads gives the same bits as one thread', async (t) => {
   assert.equal(a.length, 13);
   assert.deepEqual(b, a);
 });
-
-// one small model per type with a relaxed kernel; 256 wide, so that the K types take whole super-blocks
-const relaxedModels = ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q6_K'].map((type) =>
-  fixture(`synth-${type.toLowerCase()}-256.gguf`, '--type', type, '--seed', '5', '--std', '0.1', '--layers', '2', '--width', '256', '--ctx', '256', '--vocab', '400'));
-
-test('Chromium loads the relaxed-SIMD build, which gives the simd128 build\'s bits', async (t) => {
-  const built = await h.page.evaluate(async () => (await fetch('/www/pkg-relaxed/inside_gpt.js', { method: 'HEAD' })).ok);
-  if (!built) { t.skip('www/pkg-relaxed not built: the site runs the simd128 build'); return; }
-  for (const m of [model, ...relaxedModels]) {
-    const commands = [
-      { command: 'load', id: 1, url: m.urlPath },
-      { command: 'generate', id: 2, prompt, options: { ...settings, attention: true }, maxTokens: 12 },
-    ];
-    const relaxed = await drive(commands, 0, '/www/worker.js?threads=1');
-    const simd128 = await drive(commands, 0, '/www/worker.js?threads=1&simd=simd128');
-    assert.equal(relaxed.find((x) => x.status === 'loaded').simd, 'relaxed', 'Chromium validates relaxed SIMD');
-    assert.equal(simd128.find((x) => x.status === 'loaded').simd, 'simd128');
-    const pick = (msgs) => msgs.filter((x) => x.status === 'prompt' || x.status === 'token').map(({ status, tokens, token, prob, top, attention }) => ({ status, tokens, token, prob, top, attention }));
-    const [a, b] = [pick(relaxed), pick(simd128)];
-    assert.equal(a.length, 13, m.urlPath);
-    assert.deepEqual(a, b, m.urlPath);
-  }
-});

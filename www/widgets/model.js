@@ -204,7 +204,7 @@ export class GptModel extends GptElement {
   render() {
     const m = this.loaded;
     const { config: c, params: p } = m.info;
-    const threads = (m.threads > 1 ? t('model.threads.n', { n: m.threads }) : t('model.threads.1')) + (m.simd === 'relaxed' ? ` ${t('model.simd.relaxed')}` : '');
+    const threads = m.threads > 1 ? t('model.threads.n', { n: m.threads }) : t('model.threads.1');
     this.status(t('model.loaded', { name: m.name, source: t(`model.source.${m.source}`), seconds: fmt(m.seconds, 2), threads }));
     const note = this.$('.tuned-note');
     note.hidden = !m.tuned;
