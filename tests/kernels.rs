@@ -246,10 +246,10 @@ fn random_blocks(dtype: DType, values: usize, rng: &mut Rng) -> Vec<u8> {
     b
 }
 
-/// The decode kernels (fewer than four activation rows: the fused and, in the relaxed build, the
-/// relaxed ones) and the prefill ones (four and more) against the scalar twins on random blocks of
-/// every quantized type, with odd numbers of blocks and rows, and activations at the extremes:
-/// normal, one outlier per block (the rest near 0), and all equal (every value -127 or 127).
+/// The decode kernels (fewer than four activation rows: Q8_0's and the fused ones) and the prefill
+/// ones (four and more) against the scalar twins on random blocks of every quantized type, with
+/// odd numbers of blocks and rows, and activations at the extremes: normal, one outlier per block
+/// (the rest near 0), and all equal (every value -127 or 127).
 #[test]
 fn every_kernel_gives_the_scalar_bits_on_random_blocks() {
     let (mut rng, seed) = fresh_rng();
@@ -258,71 +258,22 @@ fn every_kernel_gives_the_scalar_bits_on_random_blocks() {
             if k % dtype.block_len() != 0 {
                 continue;
             }
-            let mut bytes = random_blocks(dtype, n * k, &mut rng);
-            for no_min in [false, true] {
-                if no_min {
-                    if dtype != DType::Q8_0 {
-                        continue;
-                    }
-                    // Q8_0 without -128 too (llama.cpp's files; random bytes hold it)
-                    bytes.chunks_exact_mut(34).for_each(|b| b[2..].iter_mut().filter(|v| **v == 0x80).for_each(|v| *v = 0x81));
-                }
-                let q = QMatrix::new(dtype, n, k, &bytes).unwrap();
-                for m in [1, 2, 3, 5] {
-                    for kind in 0..3 {
-                        let x: Vec<f32> = (0..m * k)
-                            .map(|j| match kind {
-                                0 => rng.normal() as f32,
-                                1 if j % 32 == 7 => 1e3 * (rng.next_f64() as f32 - 0.5),
-                                1 => (rng.next_f64() as f32 - 0.5) * 4.0,
-                                _ => if (j / k) % 2 == 0 { -0.75 } else { 2.5 },
-                            })
-                            .collect();
-                        let (a, b) = (q.matmul(&x, m), q.matmul_scalar(&x, m));
-                        let bad = a.iter().zip(&b).position(|(p, s)| p.to_bits() != s.to_bits());
-                        assert!(bad.is_none(), "seed {seed} {dtype:?} {m}x{k}x{n} activations {kind} -128s {}: output {bad:?}: {a:?} vs {b:?}", !no_min);
-                    }
+            let q = QMatrix::new(dtype, n, k, &random_blocks(dtype, n * k, &mut rng)).unwrap();
+            for m in [1, 2, 3, 5] {
+                for kind in 0..3 {
+                    let x: Vec<f32> = (0..m * k)
+                        .map(|j| match kind {
+                            0 => rng.normal() as f32,
+                            1 if j % 32 == 7 => 1e3 * (rng.next_f64() as f32 - 0.5),
+                            1 => (rng.next_f64() as f32 - 0.5) * 4.0,
+                            _ => if (j / k) % 2 == 0 { -0.75 } else { 2.5 },
+                        })
+                        .collect();
+                    let (a, b) = (q.matmul(&x, m), q.matmul_scalar(&x, m));
+                    let bad = a.iter().zip(&b).position(|(p, s)| p.to_bits() != s.to_bits());
+                    assert!(bad.is_none(), "seed {seed} {dtype:?} {m}x{k}x{n} activations {kind}: output {bad:?}: {a:?} vs {b:?}");
                 }
             }
-        }
-    }
-}
-
-/// Run with INSIDE_GPT_RELAXED set at compile time (.ci/test's relaxed run): the build must be the
-/// relaxed one, or the tests above would pass on simd128 kernels alone.
-#[test]
-fn the_relaxed_run_is_a_relaxed_build() {
-    if option_env!("INSIDE_GPT_RELAXED").is_some() {
-        assert!(cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")), "INSIDE_GPT_RELAXED set but the build has no relaxed-simd");
-    }
-}
-
-/// The relaxed kernels called directly, against their scalar twins: Q8_0 at its extremes (weights
-/// -128, -127 and 127 against activations -127 and 127: the largest 16-bit pair sums), and the
-/// fused types' kernels exist.
-#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-#[test]
-fn the_relaxed_kernels_are_the_scalar_twins() {
-    use inside_gpt::kernels::{quantize_activations, relaxed};
-    let (mut rng, seed) = fresh_rng();
-    for t in [DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q6_K] {
-        assert!(relaxed::fused(t).is_some(), "{t:?}");
-    }
-    for nb in [1, 3, 24, 96] {
-        let k = nb * QK;
-        let ws: Vec<f32> = (0..nb).map(|_| rng.normal() as f32).collect();
-        for kind in 0..4 {
-            let wq: Vec<i8> = (0..k).map(|e| match kind {
-                0 => ((rng.next_f64() * 256.0) as i32 - 128) as i8,
-                1 => if e % 3 == 0 { -127 } else { 127 },
-                2 => if e % 2 == 0 { 127 } else { -128 },
-                _ => -128,
-            }).collect();
-            let x: Vec<f32> = (0..k).map(|e| if kind == 0 { rng.normal() as f32 } else if e % 5 == 0 { -1.0 } else { 1.0 }).collect();
-            let qa = quantize_activations(&x, 1, k);
-            let a = relaxed::row_q8_0(&ws, &wq, &qa.scales, qa.relaxed.row(0, k));
-            let b = row_dot_scalar(&ws, &wq, &qa.scales, &qa.quants);
-            assert_eq!(a.to_bits(), b.to_bits(), "seed {seed} nb {nb} kind {kind}: {a} vs {b}");
         }
     }
 }

@@ -22,12 +22,6 @@
 //! `row_dot` chooses between the twins under `cfg`: simd128 in wasm, SSE2 on x86-64, scalar
 //! elsewhere; tests compare them bit for bit. The unpacking and the minimum term are one piece of
 //! plain code in every build (integers, or f32 operations in a fixed order), so they cannot differ.
-//!
-//! The relaxed-SIMD build (`+relaxed-simd`, www/pkg-relaxed) decodes with the kernels of
-//! `relaxed.rs` instead: the same integer lanes by another instruction, so the same bits.
-
-#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-pub mod relaxed;
 
 use crate::gguf::DType;
 use crate::quants::{self, Unpacked};
@@ -57,14 +51,11 @@ enum Store {
 }
 
 /// Activations quantized to Q8_0: per block a scale and 32 values in [-127, 127], kept widened to
-/// i16 since every weight row reuses them, and the sum of each 16 values (for minimums); in the
-/// relaxed build also as the relaxed kernels take them.
+/// i16 since every weight row reuses them, and the sum of each 16 values (for minimums).
 pub struct QActivations {
     pub scales: Vec<f32>,
     pub quants: Vec<i16>,
     pub sums: Vec<i32>,
-    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-    pub relaxed: relaxed::Acts,
 }
 
 impl QMatrix {
@@ -199,12 +190,6 @@ impl QMatrix {
                         }
                         for (i, o) in o.iter_mut().enumerate().skip(four) {
                             let (xs, xq) = act(i);
-                            // decoding: 16 byte pairs per instruction (the same bits)
-                            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-                            if matches!(twin, Twin::Fast) {
-                                *o = relaxed::row_q8_0(ws, wq, xs, qa.relaxed.row(i, cols));
-                                continue;
-                            }
                             *o = dot(ws, wq, xs, xq);
                         }
                     }
@@ -251,20 +236,7 @@ impl QMatrix {
             Twin::Fast => row_dot_i16,
             Twin::Scalar => row_dot_i16_scalar,
         };
-        // a few activation rows (decoding): the fused kernels, which unpack in registers; relaxed
-        // ones where the build has them
-        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-        if matches!(twin, Twin::Fast) && m < FUSED_BELOW_ROWS {
-            if let Some(f) = relaxed::fused(self.dtype) {
-                for (k, o) in out.chunks_exact_mut(m).enumerate() {
-                    let row = &data[(r0 + k) * rb..(r0 + k + 1) * rb];
-                    for (i, o) in o.iter_mut().enumerate() {
-                        *o = f(row, &qa.scales[i * nb..(i + 1) * nb], qa.relaxed.row(i, cols), &qa.sums[2 * i * nb..2 * (i + 1) * nb]);
-                    }
-                }
-                return;
-            }
-        }
+        // a few activation rows (decoding): the fused kernels, which unpack in registers
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if matches!(twin, Twin::Fast) && m < FUSED_BELOW_ROWS {
             let fused: Option<fn(&[u8], &[f32], &[i16], &[i32]) -> f32> = match self.dtype {
@@ -389,13 +361,7 @@ pub fn quantize_activations(x: &[f32], m: usize, cols: usize) -> QActivations {
         quants.extend(block.iter().map(|v| round_half_away(v * id) as i16));
     }
     let sums = quants.chunks_exact(16).map(|q| q.iter().map(|&v| v as i32).sum()).collect();
-    QActivations {
-        scales,
-        sums,
-        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-        relaxed: relaxed::Acts::new(&quants),
-        quants,
-    }
+    QActivations { scales, quants, sums }
 }
 
 /// `f32::round` (half away from zero) for |x| < 2^31 from a truncating conversion: in wasm
