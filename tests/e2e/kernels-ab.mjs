@@ -3,7 +3,8 @@
 // windows each) of every type on two of GPT-2 124M's shapes (KAB_ALL=0: Q8_0 on every shape), the
 // builds run in turn KAB_ROUNDS times (default 3; this machine drifts run to run), then per row
 // the median and range of each build and the ratio of the medians.
-// Usage: node kernels-ab.mjs   (KAB_BUILDS=pkg,pkg-relaxed)
+// Usage: node kernels-ab.mjs   (KAB_BUILDS=pkg,pkg-relaxed; build the second first, e.g. commit
+// ba361ec's .ci/build makes www/pkg-relaxed, or a wasm-pack build of another commit into www/pkg-old)
 import { start } from './harness.mjs';
 const h = await start();
 await h.page.goto(`${h.origin}/bench-blank`);
