@@ -252,3 +252,57 @@ fn exp_is_within_two_ulp_and_handles_the_edges() {
     assert_eq!(p[1], 0.0);
     assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6 && p[0] == p[3] && p[0] > p[2]);
 }
+
+/// Random block bytes of `dtype` (every level and every sub-block scale pattern, Q8_0's -128
+/// included), with the f16 scale fields at `halves` (byte offsets in a block) set to finite values
+/// in [-1, 1], so that no NaN enters (a NaN's bits are not fixed across engines).
+fn random_blocks(dtype: DType, values: usize, rng: &mut Rng) -> Vec<u8> {
+    let halves: &[usize] = match dtype {
+        DType::Q8_0 | DType::Q4_0 | DType::Q5_0 => &[0],
+        DType::Q4_1 | DType::Q5_1 | DType::Q4_K | DType::Q5_K => &[0, 2],
+        DType::Q2_K => &[80, 82],
+        DType::Q6_K => &[208],
+        DType::Q3_K => &[108],
+        _ => &[],
+    };
+    let (bb, n) = (dtype.block_bytes(), values / dtype.block_len());
+    let mut b: Vec<u8> = (0..bb * n).map(|_| (rng.next_f64() * 256.0) as u8).collect();
+    for blk in b.chunks_exact_mut(bb) {
+        for &o in halves {
+            blk[o..o + 2].copy_from_slice(&half::f16::from_f32((rng.next_f64() * 2.0 - 1.0) as f32).to_le_bytes());
+        }
+    }
+    b
+}
+
+/// The decode kernels (fewer than four activation rows: Q8_0's and the fused ones) and the prefill
+/// ones (four and more) against the scalar twins on random blocks of every quantized type, with
+/// odd numbers of blocks and rows, and activations at the extremes: normal, one outlier per block
+/// (the rest near 0), and all equal (every value -127 or 127).
+#[test]
+fn every_kernel_gives_the_scalar_bits_on_random_blocks() {
+    let (mut rng, seed) = fresh_rng();
+    for dtype in DType::ALL.into_iter().filter(|t| !matches!(t, DType::F32 | DType::F16 | DType::BF16)) {
+        for (k, n) in [(32, 7), (96, 3), (256, 5), (768, 33), (1280, 9)] {
+            if k % dtype.block_len() != 0 {
+                continue;
+            }
+            let q = QMatrix::new(dtype, n, k, &random_blocks(dtype, n * k, &mut rng)).unwrap();
+            for m in [1, 2, 3, 5] {
+                for kind in 0..3 {
+                    let x: Vec<f32> = (0..m * k)
+                        .map(|j| match kind {
+                            0 => rng.normal() as f32,
+                            1 if j % 32 == 7 => 1e3 * (rng.next_f64() as f32 - 0.5),
+                            1 => (rng.next_f64() as f32 - 0.5) * 4.0,
+                            _ => if (j / k) % 2 == 0 { -0.75 } else { 2.5 },
+                        })
+                        .collect();
+                    let (a, b) = (q.matmul(&x, m), q.matmul_scalar(&x, m));
+                    let bad = a.iter().zip(&b).position(|(p, s)| p.to_bits() != s.to_bits());
+                    assert!(bad.is_none(), "seed {seed} {dtype:?} {m}x{k}x{n} activations {kind}: output {bad:?}: {a:?} vs {b:?}");
+                }
+            }
+        }
+    }
+}

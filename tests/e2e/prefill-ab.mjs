@@ -1,6 +1,7 @@
 // A/B of two engine builds in one Chromium (www/pkg-old vs www/pkg): prefill of a 128-token prompt
 // and greedy decode on the bench files, each build timed on its second run, alternating twice.
-// Usage: node prefill-ab.mjs   (build www/pkg-old from the commit to compare first)
+// Usage: node prefill-ab.mjs   (build www/pkg-old from the commit to compare first); AB_ORDER lists
+// the builds (folders of www/) in the order to run them, AB_FILES the models; medians and ranges at the end
 import { start } from './harness.mjs';
 const h = await start();
 await h.page.goto(`${h.origin}/index.html?lang=en`);
@@ -32,5 +33,12 @@ for (const url of files) {
   const rows = [];
   for (const pkg of (process.env.AB_ORDER ?? 'pkg-old,pkg,pkg-old,pkg').split(',')) rows.push({ pkg, ...(await run(pkg, url)) });
   for (const r of rows) console.log(`${url.split('/').at(-1)} ${r.pkg.padEnd(7)} prompt ${r.n} tokens: prefill ${r.prefill.toFixed(1)} tok/s, decode ${r.decode.toFixed(1)} tok/s`);
+  // per build: the median and the range of its runs
+  const med = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+  for (const pkg of [...new Set(rows.map((r) => r.pkg))]) {
+    const mine = rows.filter((r) => r.pkg === pkg);
+    const f = (k) => `${med(mine.map((r) => r[k])).toFixed(1)} (${Math.min(...mine.map((r) => r[k])).toFixed(1)}..${Math.max(...mine.map((r) => r[k])).toFixed(1)})`;
+    console.log(`${url.split('/').at(-1)} ${pkg.padEnd(7)} median of ${mine.length}: prefill ${f('prefill')} tok/s, decode ${f('decode')} tok/s`);
+  }
 }
 await h.close();
