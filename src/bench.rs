@@ -142,3 +142,26 @@ pub fn table(rows: &[KernelRow]) -> String {
     }
     s
 }
+
+/// The memory bandwidth one thread reads at (GB/s, best of `reps` passes) over a buffer of
+/// `bytes`, larger than any cache: what bounds decoding once a model no longer fits in the cache,
+/// since every weight is read once per token. A sum of u64 words over four accumulators (simd128
+/// in wasm), kept from being optimised away.
+pub fn read_bandwidth(bytes: usize, reps: usize, now: &dyn Fn() -> f64) -> Result<f64> {
+    let n = bytes / 8;
+    let mut v = crate::try_vec::<u64>(n, "the bandwidth probe's buffer")?;
+    v.extend((0..n as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    let mut best = 0f64;
+    for _ in 0..reps.max(1) {
+        let t0 = now();
+        let mut acc = [0u64; 4];
+        for c in v.chunks_exact(4) {
+            for j in 0..4 {
+                acc[j] = acc[j].wrapping_add(c[j]);
+            }
+        }
+        std::hint::black_box(acc);
+        best = best.max((n * 8) as f64 / (now() - t0) / 1e9);
+    }
+    Ok(best)
+}

@@ -538,6 +538,14 @@ impl Xor {
     }
 }
 
+/// GB/s one thread reads from a buffer of `mib` MiB (`bench::read_bandwidth`); only in the
+/// benchmarks' build.
+#[cfg(feature = "candle-baseline")]
+#[wasm_bindgen(js_name = readBandwidth)]
+pub fn read_bandwidth(mib: u32, reps: u32) -> Result<f64, JsError> {
+    crate::bench::read_bandwidth((mib as usize) << 20, reps as usize, &|| performance_now() / 1000.0).map_err(err)
+}
+
 /// Kernel GFLOP/s (ours, candle's QMatMul, scalar): Q8_0 and Q4_0 on the default model's and
 /// GPT-2 124M's shapes, or (`allTypes`) every type on two of GPT-2's. Only in the benchmarks'
 /// build (`candle-baseline`).

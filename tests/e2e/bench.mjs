@@ -128,7 +128,8 @@ async function ours(model, kernels, profile = false, threads = 1) {
     w.terminate();
     // decode's stages per token: the generation's totals less the prompt's
     const stages = profile ? Object.fromEntries(Object.keys(done.profile).map((k) => [k, (done.profile[k] - promptMsg.profile[k]) / done.tokens])) : null;
-    return { promptTokens: promptMsg.tokens.length, prefill: promptMsg.tokens.length / ((promptMsg.t - t0) / 1000), decode: done.tokensSec, text: p, info, stages, threads: loaded.threads, tokens: msgs.filter((m) => m.status === 'token').map((m) => m.token) };
+    const first = msgs.find((m) => m.status === 'token');
+    return { promptTokens: promptMsg.tokens.length, prefill: promptMsg.tokens.length / ((promptMsg.t - t0) / 1000), firstMs: first ? first.t - t0 : null, decode: done.tokensSec, text: p, info, stages, threads: loaded.threads, probed: loaded.probed, tokens: msgs.filter((m) => m.status === 'token').map((m) => m.token) };
   }, { url: model.url, kernels, n: model.promptTokens, decode: model.decode ?? DECODE, prompt: PROMPT, profile, threads });
 }
 
@@ -153,21 +154,92 @@ print(json.dumps(bad))`;
   return JSON.parse(execFileSync('python3', ['-c', py, file], { encoding: 'utf8', maxBuffer: 1 << 26 }));
 }
 
-async function wllama(model, prompt) {
+async function wllama(model, prompt, threads = 1) {
   const banned = partialUtf8Tokens(path.join(ROOT, model.url));
-  return h.page.evaluate(async ({ url, prompt, decode, banned }) => {
+  return h.page.evaluate(async ({ url, prompt, decode, banned, threads }) => {
     const { Wllama } = await import('/tests/e2e/node_modules/@wllama/wllama/esm/index.js');
     const w = new Wllama({ default: '/tests/e2e/node_modules/@wllama/wllama/esm/wasm/wllama.wasm' }, { suppressNativeLog: true });
     const blob = await (await fetch(url)).blob();
-    await w.loadModel([blob], { n_threads: 1, n_ctx: 1024, n_batch: 512 });
+    await w.loadModel([blob], { n_threads: threads, n_ctx: 1024, n_batch: 512 });
     const logit_bias = Object.fromEntries(banned.map((id) => [String(id), -100]));
     // as for ours: one untimed completion first
     await w.createCompletion({ prompt, max_tokens: decode, temperature: 0, cache_prompt: false, logit_bias });
     const r = await w.createCompletion({ prompt, max_tokens: decode, temperature: 0, cache_prompt: false, logit_bias });
+    const multiThread = w.isMultithread();
     await w.exit();
-    return { promptTokens: r.usage?.prompt_tokens ?? r.timings?.prompt_n, prefill: r.timings?.prompt_per_second, decode: r.timings?.predicted_per_second, decoded: r.timings?.predicted_n };
-  }, { url: model.url, prompt, decode: model.decode ?? DECODE, banned });
+    return { promptTokens: r.usage?.prompt_tokens ?? r.timings?.prompt_n, prefill: r.timings?.prompt_per_second, decode: r.timings?.predicted_per_second, decoded: r.timings?.predicted_n, multiThread };
+  }, { url: model.url, prompt, decode: model.decode ?? DECODE, banned, threads });
 }
+
+/** Native llama.cpp on one thread (tests/e2e/llama_native.py): prefill and decode tokens/s. */
+function llamaNative(model, text) {
+  return JSON.parse(execFileSync('python3', [path.join(ROOT, 'tests/e2e/llama_native.py'), path.join(ROOT, model.url), String(model.promptTokens), text], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').at(-1));
+}
+
+// --- prefill against native llama.cpp, threads against wllama's, the first token, bandwidth
+say('## Prefill, threads and the first token\n');
+{
+  say(`Each model's prompt (its first ${MODELS.map((m) => m.promptTokens).join(' / ')} tokens of the same text) and a greedy decode. Ours in a Chromium worker (\`worker.js?threads=N\`, N counting the worker; "measured": no N, the worker chose by timing a product, as on the site); wllama 3.13.0 in the same Chromium (\`n_threads\`); native llama.cpp through llama-cpp-python (built from its PyPI source, \`n_threads=1\`, best of 3). Native llama.cpp runs AVX2 code, the browsers 128-bit wasm SIMD. The machine has ${os.cpus().length} cores.\n`);
+  say('| model | engine | threads | prefill tok/s | decode tok/s | first token after Generate (ms) | ours vs native llama.cpp (prefill) | ours vs wllama, same threads (decode) | same tokens as 1 thread |');
+  say('|---|---|---|---|---|---|---|---|---|');
+  goals.speed = {};
+  for (const model of MODELS) {
+    if (!fs.existsSync(path.join(ROOT, model.url))) continue;
+    const one = await ours(model, 'ours', false, 1);
+    let native = null;
+    try { native = llamaNative(model, one.text); } catch (e) { native = { error: e.message.split('\n')[0] }; }
+    const wl = {};
+    for (const n of [1, 2]) { try { wl[n] = await wllama(model, one.text, n); } catch (e) { wl[n] = { error: e.message }; } }
+    const g = (goals.speed[model.types ? 'q4km' : model.shapes] = { one, native, wl });
+    const f = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
+    for (const [label, n] of [['1', 1], ['2', 2], ['measured', 0]]) {
+      const r = n === 1 ? one : await ours(model, 'ours', false, n);
+      if (n === 2) g.two = r;
+      if (n === 0) g.measured = r;
+      const ran = n === 0 ? `${label}: ${r.threads}` : label;
+      if (n && r.threads !== n) { say(`| ${model.name} | ours | ${n} | threaded build not available here (ran with ${r.threads}) | | | | | |`); continue; }
+      const same = r.tokens.length === one.tokens.length && r.tokens.every((t, i) => t === one.tokens[i]);
+      const w = wl[r.threads];
+      say(`| ${model.name} | ours | ${ran} | ${f(r.prefill)} | ${f(r.decode)} | ${f(r.firstMs, 0)} | ${native?.prefill ? (r.prefill / native.prefill).toFixed(2) : 'n/a'} | ${w?.decode ? (r.decode / w.decode).toFixed(2) : 'n/a'} | ${n === 1 ? '(reference)' : same ? 'yes' : 'NO'} |`);
+    }
+    for (const n of [1, 2]) {
+      const w = wl[n];
+      say(w.error ? `| ${model.name} | wllama | ${n} | failed: ${w.error} | | | | | |` : `| ${model.name} | wllama | ${n}${w.multiThread === false && n > 1 ? ' (ran single-threaded)' : ''} | ${f(w.prefill)} | ${f(w.decode)} | | | | |`);
+    }
+    say(native.error ? `| ${model.name} | native llama.cpp | 1 | failed: ${native.error} | | | | | |` : `| ${model.name} | native llama.cpp ${native.version} | 1 | ${f(native.prefill)} | ${f(native.decode)} | | | | |`);
+  }
+  // GPT-2 XL, larger than any cache: every weight comes from memory once per token
+  if (fs.existsSync(path.join(ROOT, XL.url))) {
+    const bytes = Number(execFileSync('python3', ['-c', `
+import sys, gguf
+r = gguf.GGUFReader(sys.argv[1])
+# per token every matrix and vector is read whole; of the two embeddings only one row each
+print(sum(int(t.n_bytes) for t in r.tensors if t.name not in ('token_embd.weight', 'position_embd.weight')))`, path.join(ROOT, XL.url)], { encoding: 'utf8' }).trim());
+    const gbs = await h.page.evaluate(async () => {
+      const src = `import init, { readBandwidth } from '${location.origin}/www/pkg-bench/inside_gpt.js';
+        self.onmessage = async () => { await init(); self.postMessage(readBandwidth(1024, 5)); };`;
+      const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+      const r = await new Promise((res) => { w.onmessage = (e) => res(e.data); w.postMessage(null); });
+      w.terminate();
+      return r;
+    });
+    const xl = {};
+    for (const n of [1, 2]) xl[n] = await ours(XL, 'ours', false, n);
+    say(`\n${XL.name}: ${(bytes / 2 ** 20).toFixed(0)} MiB read per token (every tensor but the two embeddings, of which one row each). One thread of this machine reads ${gbs.toFixed(2)} GB/s in a Chromium worker (\`readBandwidth\`, src/bench.rs: a 1 GiB buffer summed, best of 5).\n`);
+    say('| threads | decode tok/s | bytes read | share of one thread\'s bandwidth |');
+    say('|---|---|---|---|');
+    for (const n of [1, 2]) {
+      const r = xl[n];
+      if (r.threads !== n) { say(`| ${n} | threaded build not available here | | |`); continue; }
+      say(`| ${n} | ${r.decode.toFixed(2)} | ${(bytes * r.decode / 1e9).toFixed(2)} GB/s | ${(100 * bytes * r.decode / 1e9 / gbs).toFixed(0)}% |`);
+    }
+    goals.xl = { bytes, gbs, xl };
+  }
+  const m = goals.speed.gpt2?.measured;
+  if (m?.probed?.length) say(`\nThe worker's measurement on GPT-2 124M (ms per 3072x768 Q8_0 product, best of its runs): ${m.probed.map((p) => `${p.threads} thread${p.threads > 1 ? 's' : ''} ${p.ms.toFixed(3)}`).join(', ')}; it chose ${m.threads}.`);
+  say();
+}
+if (process.env.BENCH_ONLY === 'speed') { await h.close(); process.exit(0); }
 
 const efficiency = [];
 const profiles = [];
@@ -502,6 +574,20 @@ const g2 = goals.decode.gpt2;
 row('GPT-2 124M Q8_0 decode >= 20 tokens/s', g2 ? `${g2.tokS.toFixed(1)} tokens/s` : 'n/a', g2 ? g2.tokS >= 20 : null);
 row('cold first token <= 1.5 s, default model', goals.coldSeconds ? `${goals.coldSeconds.toFixed(2)} s` : 'n/a', goals.coldSeconds ? goals.coldSeconds <= 1.5 : null);
 row('soak: the engine\'s heap and the JS heap grow <= 5% after warm-up, no error', `${(100 * goals.soak.heapGrowth).toFixed(1)}% and ${(100 * goals.soak.jsGrowth).toFixed(1)}%, ${goals.soak.errors} errors`, goals.soak.heapGrowth <= 0.05 && goals.soak.jsGrowth <= 0.05 && goals.soak.errors === 0);
+for (const [k, name] of [['gpt2', 'GPT-2 124M Q8_0'], ['q4km', 'GPT-2 124M Q4_K_M']]) {
+  const sp = goals.speed?.[k];
+  const nat = sp?.native?.prefill;
+  row(`${name}: prefill on one thread in Chromium >= native llama.cpp on one thread`, nat ? `${sp.one.prefill.toFixed(1)} vs ${nat.toFixed(1)} tokens/s (${(sp.one.prefill / nat).toFixed(2)}x)` : 'n/a', nat ? sp.one.prefill >= nat : null);
+  const two = sp?.two?.threads === 2 ? sp.two : null;
+  row(`${name}: decode on 2 threads >= 1.6x one thread`, two ? `${(two.decode / sp.one.decode).toFixed(2)}x` : 'n/a', two ? two.decode / sp.one.decode >= 1.6 : null);
+  const w2 = sp?.wl?.[2]?.decode;
+  row(`${name}: decode on 2 threads >= 2x wllama on 2 threads`, two && w2 ? `${(two.decode / w2).toFixed(2)}x` : 'n/a', two && w2 ? two.decode / w2 >= 2 : null);
+}
+{
+  const sp = goals.speed?.default;
+  const two = sp?.two?.threads === 2 ? sp.two : null;
+  row('default model: decode on 2 threads no slower than one thread', two ? `${two.decode.toFixed(0)} vs ${sp.one.decode.toFixed(0)} tokens/s` : 'n/a', two ? two.decode >= sp.one.decode : null);
+}
 row('.wasm <= 1.5 MB gzipped (the larger build)', `${(Math.max(gz, gzThreads) / 1e6).toFixed(2)} MB`, Math.max(gz, gzThreads) <= 1.5e6);
 await h.close();
 
