@@ -400,7 +400,9 @@ impl CausalSelfAttention {
         // one head per part, across the pool when it has threads: each writes its own columns
         // of y (T, C) and its own weights (T, Tk), with the same operations as on one thread
         let out = crate::pool::Disjoint::new(&mut y);
-        crate::pool::run(nh, t * tk * c, &|h| {
+        // (the pool's threshold counts the kernels' integer multiply-adds; an f32 one here, with
+        // the softmax's exp and the scattered reads, costs about four of them)
+        crate::pool::run(nh, 8 * t * tk * c, &|h| {
             let mut p = vec![0f32; tk];
             for i in 0..t {
                 let n = pos0 + i + 1; // causal: positions 0..=pos0+i

@@ -170,7 +170,7 @@ test("the site's build refuses candle's kernels, saying why; the benchmarks' bui
   assert.match(refused.message, /no candle baseline.*candle-baseline/);
   assert.ok(msgs.find((m) => m.id === 3 && m.status === 'scored'), 'the first model still works');
   const built = await h.page.evaluate(async () => (await fetch('/www/pkg-bench/inside_gpt.js', { method: 'HEAD' })).ok);
-  if (!built) { t.skip('www/pkg-bench not built (.ci/build-bench makes it; .ci/test and .ci/bench run that)'); return; }
+  if (!built) { t.skip('www/pkg-bench not built (.ci/build-bench makes it; .ci/bench runs that)'); return; }
   const score = (kernels) => drive([{ command: 'load', id: 1, url: model.urlPath, kernels }, { command: 'score', id: 2, text: prompt }], 0, '/www/worker.js?build=bench');
   const [ours, candle] = [await score(undefined), await score('candle')];
   const lp = (msgs) => msgs.find((m) => m.status === 'scored')?.logprobs ?? assert.fail(JSON.stringify(msgs.filter((m) => m.status === 'error')));
