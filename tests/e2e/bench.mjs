@@ -94,11 +94,6 @@ kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker, every type`, 
 }, SECONDS));
 }
 
-// --- end to end
-say('## End to end in Chromium, single-threaded\n');
-say(`Greedy decoding after a prompt (${MODELS.map((m) => `${m.decode ?? DECODE} tokens for ${m.name}`).join(', ')}), each engine timed on its second run in the same worker (the first lets the browser finish compiling); prefill = prompt tokens / time to the prompt's logits; decode = generated tokens / time.\n`);
-say('| model | engine | prompt tokens | prefill tok/s | decode tok/s | decode vs wllama |');
-say('|---|---|---|---|---|---|');
 const PROMPT = 'ROMEO. But soft, what light through yonder window breaks? It is the east, and Juliet is the sun. Arise, fair sun, and kill the envious moon, who is already sick and pale with grief that thou her maid art far more fair than she. Be not her maid, since she is envious; her vestal livery is but sick and green, and none but fools do wear it; cast it off. It is my lady, O it is my love!';
 
 async function ours(model, kernels, profile = false, threads = 1) {
@@ -241,6 +236,11 @@ print(sum(int(t.n_bytes) for t in r.tensors if t.name not in ('token_embd.weight
 }
 if (process.env.BENCH_ONLY === 'speed') { await h.close(); process.exit(0); }
 
+// --- end to end
+say('## End to end in Chromium, single-threaded\n');
+say(`Greedy decoding after a prompt (${MODELS.map((m) => `${m.decode ?? DECODE} tokens for ${m.name}`).join(', ')}), each engine timed on its second run in the same worker (the first lets the browser finish compiling); prefill = prompt tokens / time to the prompt's logits; decode = generated tokens / time.\n`);
+say('| model | engine | prompt tokens | prefill tok/s | decode tok/s | decode vs wllama |');
+say('|---|---|---|---|---|---|');
 const efficiency = [];
 const profiles = [];
 const profileRates = [];
@@ -291,23 +291,6 @@ say();
 for (const line of profileRates) say(line);
 say();
 
-// --- threads
-say('### Threads\n');
-say(`Our engine on a pool of N threads (\`worker.js?threads=N\`, the nightly build with wasm atomics; the machine has ${os.cpus().length} cores). Same greedy run as above; "same tokens" compares with the single-thread build.\n`);
-say('| model | threads | prefill tok/s | decode tok/s | decode vs 1 thread | same tokens |');
-say('|---|---|---|---|---|---|');
-for (const model of MODELS) {
-  if (!fs.existsSync(path.join(ROOT, model.url))) continue;
-  const one = await ours(model, 'ours', false, 1);
-  say(`| ${model.name} | 1 | ${one.prefill.toFixed(1)} | ${one.decode.toFixed(1)} | 1.00 | (reference) |`);
-  for (const n of [2, 4]) {
-    const r = await ours(model, 'ours', false, n);
-    if (r.threads !== n) { say(`| ${model.name} | ${n} | threaded build not available here (ran with ${r.threads}) | | | |`); continue; }
-    const same = r.tokens.length === one.tokens.length && r.tokens.every((t, i) => t === one.tokens[i]);
-    say(`| ${model.name} | ${n} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(1)} | ${(r.decode / one.decode).toFixed(2)} | ${same ? 'yes' : 'NO'} |`);
-  }
-}
-say();
 // --- GPT-2 XL: streamed load, memory, decode
 say('## GPT-2 XL shape in Chromium: load, memory, decode\n');
 /** The resident memory of every Chromium process (bytes), from /proc: the browser's whole footprint. */
