@@ -106,11 +106,21 @@ pub fn set_threads(n: u32) {
     crate::pool::set_threads(n as usize)
 }
 
-/// Milliseconds a decoding-shaped product takes on `threads` threads, best of `reps`
-/// (`pool::probe`): worker.js measures with it how many threads help.
-#[wasm_bindgen(js_name = threadProbe)]
-pub fn thread_probe(threads: u32, reps: u32) -> f64 {
-    crate::pool::probe(threads as usize, reps as usize)
+/// The product worker.js times to choose the thread count (`pool::Probe`); free it after.
+#[wasm_bindgen]
+pub struct ThreadProbe(crate::pool::Probe);
+
+#[wasm_bindgen]
+impl ThreadProbe {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Result<ThreadProbe, JsError> {
+        Ok(ThreadProbe(crate::pool::Probe::new().map_err(err)?))
+    }
+
+    /// Milliseconds on `threads` threads, best of `reps`.
+    pub fn time(&self, threads: u32, reps: u32) -> f64 {
+        self.0.time(threads as usize, reps as usize)
+    }
 }
 
 #[wasm_bindgen]

@@ -57,21 +57,29 @@ async function boot() {
 function chooseThreads() {
   if (!pool || chosen) return;
   chosen = true;
-  threads = asked;
-  if (!asked) {
-    for (let i = 0; i < 30; i++) pool.threadProbe(1, 1); // the browser optimises hot code later
-    threads = 1;
-    probed.push({ threads: 1, ms: Infinity });
-    for (let k = 2; k <= most; k++) {
-      probed.push({ threads: k, ms: Infinity });
-      for (let round = 0; round < 3; round++) {
-        for (const p of probed.slice(-2)) p.ms = Math.min(p.ms, pool.threadProbe(p.threads, 5));
-      }
-      if (probed[k - 2].ms / probed[k - 1].ms < 1 + 1 / (3 * (k - 1))) break;
-      threads = k;
-    }
-  }
+  threads = asked || measureThreads();
   pool.setThreads(threads);
+}
+
+/** The thread count worth using here (see the top of this file); 1 if it cannot be measured. */
+function measureThreads() {
+  let probe;
+  try { probe = new pool.ThreadProbe(); } catch (e) { console.info(`no thread measurement (${e.message}): one thread`); return 1; }
+  // the browser optimises hot code later, and the helpers start with the first shared product
+  // (a sleeping pool worker can take milliseconds to wake): both before anything is timed
+  for (let i = 0; i < 30; i++) probe.time(i % 2 ? most : 1, 1);
+  let best = 1;
+  probed.push({ threads: 1, ms: Infinity });
+  for (let k = 2; k <= most; k++) {
+    probed.push({ threads: k, ms: Infinity });
+    for (let round = 0; round < 3; round++) {
+      for (const p of probed.slice(-2)) p.ms = Math.min(p.ms, probe.time(p.threads, 5));
+    }
+    if (probed[k - 2].ms / probed[k - 1].ms < 1 + 1 / (3 * (k - 1))) break;
+    best = k;
+  }
+  probe.free();
+  return best;
 }
 
 /** Bytes per piece the engine takes (see streamEngine). */

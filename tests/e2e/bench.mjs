@@ -349,14 +349,14 @@ async function xlRun(model) {
   }, { prompt, n: model.decode });
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
-  return { file, seconds, streamed: loaded.streamed, wasmBefore: before.wasmBytes, wasmAfter: after.wasmBytes, rssLoad: peak - rss0, rssAfter: rss1 - rss0, decode: r.tokensSec, tokens: r.tokens };
+  return { file, seconds, streamed: loaded.streamed, wasmBefore: before.wasmBytes, wasmAfter: after.wasmBytes, rssLoad: peak - rss0, rssAfter: rss1 - rss0, decode: r.tokensSec, tokens: r.tokens, threads: loaded.threads };
 }
 for (const model of [MODELS.find((m) => m.types), XL]) {
   if (!model || !fs.existsSync(path.join(ROOT, model.url))) { say(`(${model?.url ?? 'model'} missing: run tests/e2e/make_bench_models.py)\n`); continue; }
   try {
     const x = await xlRun(model);
     const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-    say(`${model.name}: a ${mib(x.file)} file, streamed ${x.streamed ? 'yes' : 'NO'}, loaded from the local server into a browser with an on-disk profile in ${x.seconds.toFixed(1)} s; wasm memory after load ${mib(x.wasmAfter)} = ${(x.wasmAfter / x.file).toFixed(2)}x the file; the Chromium processes' resident memory rose by ${mib(x.rssLoad)} at its peak during the load (${(x.rssLoad / x.file).toFixed(2)}x the file) and by ${mib(x.rssAfter)} after it (${(x.rssAfter / x.file).toFixed(2)}x); decode ${x.decode.toFixed(2)} tokens/s (${x.tokens} tokens, one thread).\n`);
+    say(`${model.name}: a ${mib(x.file)} file, streamed ${x.streamed ? 'yes' : 'NO'}, loaded from the local server into a browser with an on-disk profile in ${x.seconds.toFixed(1)} s; wasm memory after load ${mib(x.wasmAfter)} = ${(x.wasmAfter / x.file).toFixed(2)}x the file; the Chromium processes' resident memory rose by ${mib(x.rssLoad)} at its peak during the load (${(x.rssLoad / x.file).toFixed(2)}x the file) and by ${mib(x.rssAfter)} after it (${(x.rssAfter / x.file).toFixed(2)}x); decode ${x.decode.toFixed(2)} tokens/s (${x.tokens} tokens, on the ${x.threads === 1 ? 'one thread' : `${x.threads} threads`} the worker chose).\n`);
     goals.memory ??= {};
     goals.memory[model.url.includes('xl') ? 'xl' : '124m'] = x;
   } catch (e) {
