@@ -607,6 +607,21 @@ pub struct Gpt2 {
 }
 
 impl Gpt2 {
+    /// Milliseconds this model's first MLP product (C -> 4C, a decoding token's row) takes on
+    /// `threads` threads, best of `reps`: what worker.js measures the thread count with, on the
+    /// model it will run (no memory beyond one activation row).
+    pub fn time_product(&self, threads: usize, reps: usize) -> Result<f64> {
+        let fc = &self.blocks.first().ok_or_else(|| crate::Error("the model has no layers".into()))?.mlp.c_fc;
+        let x: Vec<f32> = (0..self.cfg.n_embd).map(|i| ((i * 37 % 101) as f32 - 50.0) / 100.0).collect();
+        let mut failed = None;
+        let ms = crate::pool::time(threads, reps, &mut || {
+            if let Err(e) = fc.w.matmul(&x, 1) {
+                failed = Some(e);
+            }
+        });
+        failed.map_or(Ok(ms), Err)
+    }
+
     /// Loads a GGUF file in llama.cpp's `gpt2` layout.
     pub fn load(g: &Gguf, bytes: &[u8]) -> Result<Self> {
         Self::load_with(g, bytes, Kernels::Ours)

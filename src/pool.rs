@@ -3,10 +3,11 @@
 //! that a decoding token's forty-odd products each cost one cheap barrier instead of a wake-up.
 //!
 //! With the `threads` feature the helpers (in wasm the workers of wasm-bindgen-rayon's pool,
-//! natively threads of their own) are started by the first product and run `helper` from then on: spinning while products keep coming, asleep on a condition variable after about a
+//! natively threads of their own) are started by the first shared product and run `helper` from
+//! then on: spinning while products keep coming, asleep on a condition variable after about a
 //! millisecond without one (between generations, or between tokens when the page is slow), until
-//! the next product's caller wakes them. Without the feature, and with one thread, every
-//! part runs here, in order. The parts of a product are whole output rows computed by the same
+//! the next product's caller wakes them. Without the feature, and with one thread, every part runs
+//! here, in order. The parts of a product are whole output rows computed by the same
 //! code whichever thread takes them, so the results do not depend on the number of threads.
 //!
 //! The handshake (one word, `STATE`: the product's number in the high 32 bits, the next unclaimed
@@ -266,46 +267,17 @@ impl<'a, T> Disjoint<'a, T> {
     }
 }
 
-/// A decoding-shaped product (a GPT-2 MLP matrix, 3072 x 768 in Q8_0, against one activation
-/// row), made from a fixed seed, that worker.js times on 1, 2, ... threads to choose how many to
-/// use; dropped afterwards (2.6 MB).
-pub struct Probe {
-    q: crate::kernels::QMatrix,
-    x: Vec<f32>,
-}
-
-impl Probe {
-    pub fn new() -> crate::Result<Probe> {
-        let (rows, cols) = (3072, 768);
-        let mut s = 0x2545_f491_4f6c_dd1du64;
-        let mut rand = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as u32
-        };
-        // Q8_0 blocks written directly (an f16 scale, 32 values in -127..=127), so that the probe
-        // never holds the matrix as f32 (9 MB that would raise the engine's high-water mark)
-        let mut blocks = crate::try_vec::<u8>(rows * cols / 32 * 34, "the thread probe")?;
-        for _ in 0..rows * cols / 32 {
-            blocks.extend_from_slice(&half::f16::from_f32(0.01).to_le_bytes());
-            blocks.extend((0..32).map(|_| ((rand() % 255) as i32 - 127) as i8 as u8));
-        }
-        let x: Vec<f32> = (0..cols).map(|_| rand() as f32 / (1u32 << 24) as f32 - 0.5).collect();
-        Ok(Probe { q: crate::kernels::QMatrix::new(crate::gguf::DType::Q8_0, rows, cols, &blocks)?, x })
+/// Milliseconds `f` takes on `threads` threads (the caller's included), the best of `reps` runs;
+/// the thread setting is put back after.
+pub fn time(threads: usize, reps: usize, f: &mut dyn FnMut()) -> f64 {
+    let before = imp::setting();
+    set_threads(threads);
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t0 = crate::now_ms();
+        f();
+        best = best.min(crate::now_ms() - t0);
     }
-
-    /// Milliseconds the product takes on `threads` threads, the best of `reps` runs.
-    pub fn time(&self, threads: usize, reps: usize) -> f64 {
-        let before = imp::setting();
-        set_threads(threads);
-        let mut best = f64::INFINITY;
-        for _ in 0..reps.max(1) {
-            let t0 = crate::now_ms();
-            std::hint::black_box(self.q.matmul(&self.x, 1));
-            best = best.min(crate::now_ms() - t0);
-        }
-        set_threads(before);
-        best
-    }
+    set_threads(before);
+    best
 }

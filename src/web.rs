@@ -106,23 +106,6 @@ pub fn set_threads(n: u32) {
     crate::pool::set_threads(n as usize)
 }
 
-/// The product worker.js times to choose the thread count (`pool::Probe`); free it after.
-#[wasm_bindgen]
-pub struct ThreadProbe(crate::pool::Probe);
-
-#[wasm_bindgen]
-impl ThreadProbe {
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> Result<ThreadProbe, JsError> {
-        Ok(ThreadProbe(crate::pool::Probe::new().map_err(err)?))
-    }
-
-    /// Milliseconds on `threads` threads, best of `reps`.
-    pub fn time(&self, threads: u32, reps: u32) -> f64 {
-        self.0.time(threads as usize, reps as usize)
-    }
-}
-
 #[wasm_bindgen]
 extern "C" {
     /// The global `performance.now()` (a page's or a worker's).
@@ -258,6 +241,13 @@ impl Engine {
     /// Hyper-parameters, parameter counts and bytes by tensor type.
     pub fn info(&self) -> Result<JsValue, JsError> {
         to_js(&self.model.info)
+    }
+
+    /// Milliseconds this model's first MLP product takes on `threads` threads, best of `reps`
+    /// (`Gpt2::time_product`): worker.js chooses the thread count with it.
+    #[wasm_bindgen(js_name = timeProduct)]
+    pub fn time_product(&self, threads: u32, reps: u32) -> Result<f64, JsError> {
+        self.model.gpt.time_product(threads as usize, reps as usize).map_err(err)
     }
 
     /// Token ids and their display pieces.

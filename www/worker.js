@@ -8,10 +8,10 @@ import { Command, Status, CACHE_NAME } from './protocol.js';
 // (www/pkg-threads, made by .ci/build where a nightly toolchain exists) is present, each matrix
 // product (and attention, head by head) is shared between this worker and the helpers of an awake
 // pool (src/pool.rs). `?threads=N` asks for N threads, this worker included. By default the worker
-// measures, once the first model has loaded (at boot the browser is still compiling the module on
-// the other cores): a decoding-shaped product on 1, 2, ... threads (up to the cores the browser
-// reports, at most 8), stopping at the first thread that adds less than a third of a thread (a
-// second thread on one core, or memory already saturated). Otherwise, and with N = 1, the
+// measures each model once it has loaded: its first MLP product, for one token, on 1, 2, ...
+// threads (up to the cores the browser reports, at most 8), stopping at the first thread that adds
+// less than a third of a thread (a second thread on one core, memory already saturated, or a model
+// whose products are too small to share). Otherwise, and with N = 1, the
 // single-thread build. Same bits either way.
 // This module's own URL, not `self.location`: on a page of another origin the worker is a
 // same-origin blob that imports this module (see client.js), and its location is that blob.
@@ -21,12 +21,11 @@ const most = asked || Math.min(navigator.hardwareConcurrency || 1, 8);
 /** Commands that exist for tests only (making the engine trap) are refused without this. */
 const testHooks = params.has('test-hooks');
 let Engine, Loading, Xor, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit;
-/** The threaded build, where it loaded (its thread count is chosen after the first load). */
+/** The threaded build, where it loaded (its thread count is chosen for each model loaded). */
 let pool = null;
 let threads = 1;
 /** @type {{threads: number, ms: number}[]} what the thread measurement found (empty if none ran) */
 let probed = [];
-let chosen = false;
 // `?build=bench`: the benchmarks' package (www/pkg-bench, made by .ci/bench with the cargo feature
 // candle-baseline), whose engine also runs candle's kernels (`kernels: 'candle'`); single-threaded
 const benchBuild = params.get('build') === 'bench';
@@ -52,34 +51,37 @@ async function boot() {
   ({ Engine, Loading, Xor, checkGgufPrefix, lastPanic, memoryBytes, heapBytes, wontFit } = pkg);
 }
 
-/** Sets the thread count on the threaded build, the first time it is needed: `?threads=N`, or
- * measured (some 40 ms): k-1 and k threads timed in turn, three times, best of 5 each. */
+/** Sets the thread count on the threaded build for the model just loaded: `?threads=N`, or
+ * measured on the model's own product (some 20 ms): k-1 and k threads timed in turn, three
+ * times, best of 5 each. */
 function chooseThreads() {
-  if (!pool || chosen) return;
-  chosen = true;
+  if (!pool) return;
+  probed = [];
   threads = asked || measureThreads();
   pool.setThreads(threads);
 }
 
-/** The thread count worth using here (see the top of this file); 1 if it cannot be measured. */
+/** The thread count worth using for this model (see the top of this file); 1 if unmeasurable. */
 function measureThreads() {
-  let probe;
-  try { probe = new pool.ThreadProbe(); } catch (e) { console.info(`no thread measurement (${e.message}): one thread`); return 1; }
-  // the browser optimises hot code later, and the helpers start with the first shared product
-  // (a sleeping pool worker can take milliseconds to wake): both before anything is timed
-  for (let i = 0; i < 30; i++) probe.time(i % 2 ? most : 1, 1);
-  let best = 1;
-  probed.push({ threads: 1, ms: Infinity });
-  for (let k = 2; k <= most; k++) {
-    probed.push({ threads: k, ms: Infinity });
-    for (let round = 0; round < 3; round++) {
-      for (const p of probed.slice(-2)) p.ms = Math.min(p.ms, probe.time(p.threads, 5));
+  try {
+    // the browser optimises hot code later, and the helpers start with the first shared product
+    // (a sleeping pool worker can take milliseconds to wake): both before anything is timed
+    for (let i = 0; i < 30; i++) engine.timeProduct(i % 2 ? most : 1, 1);
+    let best = 1;
+    probed.push({ threads: 1, ms: Infinity });
+    for (let k = 2; k <= most; k++) {
+      probed.push({ threads: k, ms: Infinity });
+      for (let round = 0; round < 3; round++) {
+        for (const p of probed.slice(-2)) p.ms = Math.min(p.ms, engine.timeProduct(p.threads, 5));
+      }
+      if (probed[k - 2].ms / probed[k - 1].ms < 1 + 1 / (3 * (k - 1))) break;
+      best = k;
     }
-    if (probed[k - 2].ms / probed[k - 1].ms < 1 + 1 / (3 * (k - 1))) break;
-    best = k;
+    return best;
+  } catch (e) {
+    console.info(`no thread measurement (${e.message}): one thread`);
+    return 1;
   }
-  probe.free();
-  return best;
 }
 
 /** Bytes per piece the engine takes (see streamEngine). */

@@ -231,7 +231,7 @@ print(sum(int(t.n_bytes) for t in r.tensors if t.name not in ('token_embd.weight
     goals.xl = { bytes, gbs, xl };
   }
   const m = goals.speed.gpt2?.measured;
-  if (m?.probed?.length) say(`\nThe worker's measurement on GPT-2 124M (ms per 3072x768 Q8_0 product, best of its runs): ${m.probed.map((p) => `${p.threads} thread${p.threads > 1 ? 's' : ''} ${p.ms.toFixed(3)}`).join(', ')}; it chose ${m.threads}.`);
+  if (m?.probed?.length) say(`\nThe worker's measurement on GPT-2 124M (ms per product of its first MLP matrix, 768 x 3072, for one token, best of its runs): ${m.probed.map((p) => `${p.threads} thread${p.threads > 1 ? 's' : ''} ${p.ms.toFixed(3)}`).join(', ')}; it chose ${m.threads}.`);
   say();
 }
 if (process.env.BENCH_ONLY === 'speed') { await h.close(); process.exit(0); }
