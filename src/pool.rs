@@ -64,8 +64,13 @@ mod imp {
     fn most_helpers() -> usize {
         #[cfg(target_arch = "wasm32")]
         return rayon::current_num_threads();
+        // asked once: on Linux the answer reads the affinity mask and cgroup files, and this runs
+        // for every product
         #[cfg(not(target_arch = "wasm32"))]
-        return std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+        {
+            static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) - 1
+        }
     }
 
     fn spawn(i: usize) -> bool {
