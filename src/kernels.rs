@@ -58,6 +58,31 @@ pub struct QActivations {
     pub sums: Vec<i32>,
 }
 
+/// The scales and 16-value sums of the first 4g activation rows laid out by fours (block b of rows
+/// 4g'..4g'+4 side by side), so that `less_min_terms_x4` reads each block's four with one load.
+pub struct Fours {
+    /// [g'][b][j]: scales[(4g' + j) nb + b]
+    pub scales: Vec<f32>,
+    /// [g'][s][j]: sums[(4g' + j) 2nb + s]
+    pub sums: Vec<i32>,
+}
+
+impl QActivations {
+    /// The fours of the first `g` groups of four rows, `nb` blocks a row.
+    pub fn by_fours(&self, g: usize, nb: usize) -> Fours {
+        let mut f = Fours { scales: Vec::with_capacity(4 * g * nb), sums: Vec::with_capacity(8 * g * nb) };
+        for g in 0..g {
+            for b in 0..nb {
+                f.scales.extend((0..4).map(|j| self.scales[(4 * g + j) * nb + b]));
+            }
+            for s in 0..2 * nb {
+                f.sums.extend((0..4).map(|j| self.sums[(4 * g + j) * 2 * nb + s]));
+            }
+        }
+        f
+    }
+}
+
 impl QMatrix {
     /// From the file's bytes for `rows * cols` values of `dtype` (any type but F32).
     pub fn new(dtype: DType, rows: usize, cols: usize, data: &[u8]) -> Result<Self> {
@@ -160,7 +185,8 @@ impl QMatrix {
         let data = self.to_blocks();
         let mut yt = vec![0f32; self.rows * m];
         let qa = quantize_activations(x, m, self.cols);
-        self.rows_unpacked(&data, &qa, m, Twin::Fast, 0, &mut yt);
+        let fours = (quants::has_mins(self.dtype) && m >= 4).then(|| qa.by_fours(m / 4, self.cols / QK));
+        self.rows_unpacked(&data, &qa, fours.as_ref(), m, Twin::Fast, 0, &mut yt);
         transpose(yt, self.rows, m)
     }
 
@@ -178,19 +204,31 @@ impl QMatrix {
                 };
                 let act = |i: usize| (&qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols]);
                 // outputs by weight row: out[(r - r0) * m + i] for rows r0.. (each weight row read
-                // once); in a prompt, four activation rows at a time share the row's loads
+                // once per tile); in a prompt, four activation rows at a time share the row's loads
                 for_row_blocks(&mut yt, m, work, |r0, out| {
-                    for (k, o) in out.chunks_exact_mut(m).enumerate() {
+                    let row = |k: usize| {
                         let r = r0 + k;
-                        let (ws, wq) = (&scales[r * nb..(r + 1) * nb], as_i8(&quants[r * cols..(r + 1) * cols]));
-                        let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
-                        for i in (0..four).step_by(4) {
-                            let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
-                            o[i..i + 4].copy_from_slice(&row_dot_x4(ws, wq, a.map(|a| a.0), a.map(|a| a.1)));
+                        (&scales[r * nb..(r + 1) * nb], as_i8(&quants[r * cols..(r + 1) * cols]))
+                    };
+                    let n = out.len() / m;
+                    let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
+                    let (chunk, tile) = prefill_tiling(cols + 4 * nb, cols);
+                    for c0 in (0..n).step_by(chunk) {
+                        for i0 in (0..four).step_by(tile) {
+                            for k in c0..(c0 + chunk).min(n) {
+                                let (ws, wq) = row(k);
+                                for i in (i0..(i0 + tile).min(four)).step_by(4) {
+                                    let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
+                                    out[k * m + i..k * m + i + 4].copy_from_slice(&row_dot_x4(ws, wq, a.map(|a| a.0), a.map(|a| a.1)));
+                                }
+                            }
                         }
-                        for (i, o) in o.iter_mut().enumerate().skip(four) {
+                    }
+                    for k in 0..n {
+                        let (ws, wq) = row(k);
+                        for i in four..m {
                             let (xs, xq) = act(i);
-                            *o = dot(ws, wq, xs, xq);
+                            out[k * m + i] = dot(ws, wq, xs, xq);
                         }
                     }
                 });
@@ -220,7 +258,8 @@ impl QMatrix {
             }
             (Store::Blocks(data), _) => {
                 let qa = quantize_activations(x, m, cols);
-                for_row_blocks(&mut yt, m, work, |r0, out| self.rows_unpacked(data, &qa, m, twin, r0, out));
+                let fours = (quants::has_mins(self.dtype) && matches!(twin, Twin::Fast) && m >= 4).then(|| qa.by_fours(m / 4, cols / QK));
+                for_row_blocks(&mut yt, m, work, |r0, out| self.rows_unpacked(data, &qa, fours.as_ref(), m, twin, r0, out));
             }
         }
         transpose(yt, rows, m)
@@ -229,7 +268,7 @@ impl QMatrix {
     /// Rows r0.. of a product over blocks of any quantized type: each row unpacked once, then
     /// multiplied by every activation row.
     #[inline(always)]
-    fn rows_unpacked(&self, data: &[u8], qa: &QActivations, m: usize, twin: Twin, r0: usize, out: &mut [f32]) {
+    fn rows_unpacked(&self, data: &[u8], qa: &QActivations, fours: Option<&Fours>, m: usize, twin: Twin, r0: usize, out: &mut [f32]) {
         let (cols, nb, rb) = (self.cols, self.cols / QK, self.row_bytes());
         let mins = quants::has_mins(self.dtype);
         let dot = match twin {
@@ -259,24 +298,53 @@ impl QMatrix {
             }
         }
         let act = |i: usize| (&qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols], &qa.sums[2 * i * nb..2 * (i + 1) * nb]);
-        let mut u = Unpacked::default();
-        for (k, o) in out.chunks_exact_mut(m).enumerate() {
-            let r = r0 + k;
-            quants::unpack_row(&data[r * rb..(r + 1) * rb], self.dtype, &mut u);
-            let less_mins = |y: f32, xs: &[f32], sums: &[i32]| if mins { y - min_term(&u.dmin, &u.mn, xs, sums) } else { y };
-            // four activation rows at a time share the unpacked row's loads
-            let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
-            for i in (0..four).step_by(4) {
-                let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
-                let y = row_dot_i16_x4(&u.d, &u.w, a.map(|a| a.0), a.map(|a| a.1));
-                (0..4).for_each(|j| o[i + j] = less_mins(y[j], a[j].0, a[j].2));
+        let n = out.len() / m;
+        // four activation rows at a time share an unpacked row's loads, and (for the types with
+        // minimums) each minimum's: `min_term_x4` over the scales and sums laid out by fours
+        let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
+        let (chunk, tile) = prefill_tiling(2 * cols + 8 * nb, cols);
+        let mut us: Vec<Unpacked> = (0..chunk.min(n)).map(|_| Unpacked::default()).collect();
+        for c0 in (0..n).step_by(chunk) {
+            let c1 = (c0 + chunk).min(n);
+            for k in c0..c1 {
+                quants::unpack_row(&data[(r0 + k) * rb..(r0 + k + 1) * rb], self.dtype, &mut us[k - c0]);
             }
-            for (i, o) in o.iter_mut().enumerate().skip(four) {
-                let (xs, xq, sums) = act(i);
-                *o = less_mins(dot(&u.d, &u.w, xs, xq), xs, sums);
+            for i0 in (0..four).step_by(tile) {
+                for k in c0..c1 {
+                    let u = &us[k - c0];
+                    for i in (i0..(i0 + tile).min(four)).step_by(4) {
+                        let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
+                        let mut y = row_dot_i16_x4(&u.d, &u.w, a.map(|a| a.0), a.map(|a| a.1));
+                        if mins {
+                            let (f, g) = (fours.expect("the fours of a product with minimums"), i / 4);
+                            y = less_min_terms_x4(y, &u.dmin, &u.mn, &f.scales[4 * nb * g..4 * nb * (g + 1)], &f.sums[8 * nb * g..8 * nb * (g + 1)]);
+                        }
+                        out[k * m + i..k * m + i + 4].copy_from_slice(&y);
+                    }
+                }
+            }
+            for k in c0..c1 {
+                let u = &us[k - c0];
+                for i in four..m {
+                    let (xs, xq, sums) = act(i);
+                    let y = dot(&u.d, &u.w, xs, xq);
+                    out[k * m + i] = if mins { y - min_term(&u.dmin, &u.mn, xs, sums) } else { y };
+                }
             }
         }
     }
+}
+
+/// Prefill's loop order, so that what a product re-reads comes from cache: the weight rows in
+/// chunks of about `CHUNK_BYTES` (`row_bytes` each, in the kernel's form), re-read from L2 once
+/// per tile, and the activation rows, four at a time, in tiles of about `TILE_BYTES` (`cols`
+/// i16 values each), re-read from L1 by every row of the chunk. Without tiles, every weight row
+/// read the whole prompt's activations (128 tokens of a 768-wide layer: 192 KiB) from L2.
+/// Returns (rows per chunk, activation rows per tile, a multiple of four).
+fn prefill_tiling(row_bytes: usize, cols: usize) -> (usize, usize) {
+    const CHUNK_BYTES: usize = 192 << 10;
+    const TILE_BYTES: usize = 16 << 10;
+    ((CHUNK_BYTES / row_bytes).max(1), (TILE_BYTES / (2 * cols) / 4 * 4).max(4))
 }
 
 /// Bytes read as the i8 values they hold (the same size and alignment).
@@ -305,6 +373,39 @@ pub fn min_term(dmin: &[f32], mn: &[i16], xs: &[f32], sums: &[i32]) -> f32 {
         acc += (dm * dx) * s as f32;
     }
     acc
+}
+
+/// Four activation rows' `y - min_term(dmin, mn, xs, sums)` at once, their scales and sums by
+/// fours (`Fours`): lane j runs row j's operations in `min_term`'s order, so each result is its bits.
+#[inline]
+pub fn less_min_terms_x4(y: [f32; 4], dmin: &[f32], mn: &[i16], xs4: &[f32], sums4: &[i32]) -> [f32; 4] {
+    let nb = dmin.len();
+    assert!(mn.len() >= 2 * nb && xs4.len() >= 4 * nb && sums4.len() >= 8 * nb);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        use core::arch::wasm32::*;
+        let mut acc = f32x4_splat(0.0);
+        let (xp, sp) = (xs4.as_ptr(), sums4.as_ptr());
+        for b in 0..nb {
+            let (m0, m1) = (i32x4_splat(*mn.get_unchecked(2 * b) as i32), i32x4_splat(*mn.get_unchecked(2 * b + 1) as i32));
+            let s = i32x4_add(i32x4_mul(m0, v128_load(sp.add(8 * b) as *const v128)), i32x4_mul(m1, v128_load(sp.add(8 * b + 4) as *const v128)));
+            let dx = f32x4_mul(f32x4_splat(*dmin.get_unchecked(b)), v128_load(xp.add(4 * b) as *const v128));
+            acc = f32x4_add(acc, f32x4_mul(dx, f32x4_convert_i32x4(s)));
+        }
+        let y = f32x4_sub(f32x4(y[0], y[1], y[2], y[3]), acc);
+        [f32x4_extract_lane::<0>(y), f32x4_extract_lane::<1>(y), f32x4_extract_lane::<2>(y), f32x4_extract_lane::<3>(y)]
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let mut acc = [0f32; 4];
+        for b in 0..nb {
+            for j in 0..4 {
+                let s = mn[2 * b] as i32 * sums4[8 * b + j] + mn[2 * b + 1] as i32 * sums4[8 * b + 4 + j];
+                acc[j] += (dmin[b] * xs4[4 * b + j]) * s as f32;
+            }
+        }
+        [0, 1, 2, 3].map(|j| y[j] - acc[j])
+    }
 }
 
 /// Fills `out` ((rows, m) row-major) by calling `f(r0, block)` on blocks of whole rows: in order on

@@ -25,7 +25,8 @@ fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
 fn the_simd_kernel_is_bit_identical_to_its_scalar_twin() {
     let (mut rng, seed) = fresh_rng();
     for dtype in DType::ALL.into_iter().filter(|t| *t != DType::F32) {
-        for (m, k, n) in [(1, 32, 7), (1, 192, 576), (2, 256, 5), (3, 768, 64), (5, 3072, 9)] {
+        // (21, 768, 300): prefill's tiles, more than one chunk of weight rows and of activation rows
+        for (m, k, n) in [(1, 32, 7), (1, 192, 576), (2, 256, 5), (3, 768, 64), (5, 3072, 9), (21, 768, 300)] {
             if k % dtype.block_len() != 0 {
                 continue;
             }
