@@ -400,10 +400,14 @@ impl CausalSelfAttention {
         // one head per part, across the pool when it has threads: each writes its own columns
         // of y (T, C) and its own weights (T, Tk), with the same operations as on one thread
         let out = crate::pool::Disjoint::new(&mut y);
+        // each head's scores in its own piece of one buffer
+        let mut scores = vec![0f32; nh * tk];
+        let scores = crate::pool::Disjoint::new(&mut scores);
         // (the pool's threshold counts the kernels' integer multiply-adds; an f32 one here, with
         // the softmax's exp and the scattered reads, costs about four of them)
         crate::pool::run(nh, 8 * t * tk * c, &|h| {
-            let mut p = vec![0f32; tk];
+            // SAFETY: head h alone uses these scores
+            let p = unsafe { scores.piece(h * tk, tk) };
             for i in 0..t {
                 let n = pos0 + i + 1; // causal: positions 0..=pos0+i
                 let q = &qkv[i * 3 * c + h * hs..][..hs];
