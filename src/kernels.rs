@@ -67,6 +67,25 @@ pub struct Fours {
     pub sums: Vec<i32>,
 }
 
+impl Fours {
+    /// Group g's scales, [b][j].
+    pub fn scales(&self, g: usize, nb: usize) -> &[f32] {
+        &self.scales[4 * nb * g..4 * nb * (g + 1)]
+    }
+}
+
+/// Four activation rows of a prompt, as the four-row kernels read them.
+#[derive(Clone, Copy)]
+pub struct Four<'a> {
+    /// each row's block scales
+    pub xs: [&'a [f32]; 4],
+    /// the same scales by block, [b][j] (`Fours::scales`): the simd128 kernel scales a block's
+    /// four sums with one multiplication
+    pub xs4: &'a [f32],
+    /// each row's values
+    pub xq: [&'a [i16]; 4],
+}
+
 impl QActivations {
     /// The fours of the first `g` groups of four rows, `nb` blocks a row.
     pub fn by_fours(&self, g: usize, nb: usize) -> Fours {
@@ -185,7 +204,7 @@ impl QMatrix {
         let data = self.to_blocks();
         let mut yt = vec![0f32; self.rows * m];
         let qa = quantize_activations(x, m, self.cols);
-        let fours = (quants::has_mins(self.dtype) && m >= 4).then(|| qa.by_fours(m / 4, self.cols / QK));
+        let fours = (m >= 4).then(|| qa.by_fours(m / 4, self.cols / QK));
         self.rows_unpacked(&data, &qa, fours.as_ref(), m, Twin::Fast, 0, &mut yt);
         transpose(yt, self.rows, m)
     }
@@ -203,6 +222,7 @@ impl QMatrix {
                     Twin::Scalar => row_dot_scalar,
                 };
                 let act = |i: usize| (&qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols]);
+                let fours = (matches!(twin, Twin::Fast) && m >= 4).then(|| qa.by_fours(m / 4, nb));
                 // outputs by weight row: out[(r - r0) * m + i] for rows r0.. (each weight row read
                 // once per tile); in a prompt, four activation rows at a time share the row's loads
                 for_row_blocks(&mut yt, m, work, |r0, out| {
@@ -219,7 +239,9 @@ impl QMatrix {
                                 let (ws, wq) = row(k);
                                 for i in (i0..(i0 + tile).min(four)).step_by(4) {
                                     let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
-                                    out[k * m + i..k * m + i + 4].copy_from_slice(&row_dot_x4(ws, wq, a.map(|a| a.0), a.map(|a| a.1)));
+                                    let f = fours.as_ref().expect("the fours of a prompt");
+                                    let four = Four { xs: a.map(|a| a.0), xs4: f.scales(i / 4, nb), xq: a.map(|a| a.1) };
+                                    out[k * m + i..k * m + i + 4].copy_from_slice(&row_dot_x4(ws, wq, four));
                                 }
                             }
                         }
@@ -258,7 +280,7 @@ impl QMatrix {
             }
             (Store::Blocks(data), _) => {
                 let qa = quantize_activations(x, m, cols);
-                let fours = (quants::has_mins(self.dtype) && matches!(twin, Twin::Fast) && m >= 4).then(|| qa.by_fours(m / 4, cols / QK));
+                let fours = (matches!(twin, Twin::Fast) && m >= 4).then(|| qa.by_fours(m / 4, cols / QK));
                 for_row_blocks(&mut yt, m, work, |r0, out| self.rows_unpacked(data, &qa, fours.as_ref(), m, twin, r0, out));
             }
         }
@@ -300,7 +322,7 @@ impl QMatrix {
         let act = |i: usize| (&qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols], &qa.sums[2 * i * nb..2 * (i + 1) * nb]);
         let n = out.len() / m;
         // four activation rows at a time share an unpacked row's loads, and (for the types with
-        // minimums) each minimum's: `min_term_x4` over the scales and sums laid out by fours
+        // minimums) each minimum's: `less_min_terms_x4` over the scales and sums laid out by fours
         let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
         let (chunk, tile) = prefill_tiling(2 * cols + 8 * nb, cols);
         let mut us: Vec<Unpacked> = (0..chunk.min(n)).map(|_| Unpacked::default()).collect();
@@ -314,10 +336,10 @@ impl QMatrix {
                     let u = &us[k - c0];
                     for i in (i0..(i0 + tile).min(four)).step_by(4) {
                         let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
-                        let mut y = row_dot_i16_x4(&u.d, &u.w, a.map(|a| a.0), a.map(|a| a.1));
+                        let (f, g) = (fours.expect("the fours of a prompt"), i / 4);
+                        let mut y = row_dot_i16_x4(&u.d, &u.w, Four { xs: a.map(|a| a.0), xs4: f.scales(g, nb), xq: a.map(|a| a.1) });
                         if mins {
-                            let (f, g) = (fours.expect("the fours of a product with minimums"), i / 4);
-                            y = less_min_terms_x4(y, &u.dmin, &u.mn, &f.scales[4 * nb * g..4 * nb * (g + 1)], &f.sums[8 * nb * g..8 * nb * (g + 1)]);
+                            y = less_min_terms_x4(y, &u.dmin, &u.mn, f.scales(g, nb), &f.sums[8 * nb * g..8 * nb * (g + 1)]);
                         }
                         out[k * m + i..k * m + i + 4].copy_from_slice(&y);
                     }
@@ -436,10 +458,16 @@ fn transpose(a: Vec<f32>, rows: usize, m: usize) -> Vec<f32> {
     if m == 1 {
         return a;
     }
+    // in 16 x 16 tiles: row by row, every write of a prompt-long row would land in another line
+    const T: usize = 16;
     let mut y = vec![0f32; a.len()];
-    for r in 0..rows {
-        for i in 0..m {
-            y[i * rows + r] = a[r * m + i];
+    for r0 in (0..rows).step_by(T) {
+        for i0 in (0..m).step_by(T) {
+            for r in r0..(r0 + T).min(rows) {
+                for i in i0..(i0 + T).min(m) {
+                    y[i * rows + r] = a[r * m + i];
+                }
+            }
         }
     }
     y
@@ -649,25 +677,25 @@ pub fn row_dot_i16_simd128(ws: &[f32], wq: &[i16], xs: &[f32], xq: &[i16]) -> f3
 /// the weights are loaded and widened once for the four. Each result's lanes and order are
 /// `row_dot`'s, so it is its bits.
 #[inline]
-pub fn row_dot_x4(ws: &[f32], wq: &[i8], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+pub fn row_dot_x4(ws: &[f32], wq: &[i8], a: Four) -> [f32; 4] {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        row_dot_x4_simd128(ws, wq, xs, xq)
+        row_dot_x4_simd128(ws, wq, a)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
-        [0, 1, 2, 3].map(|k| row_dot(ws, wq, xs[k], xq[k]))
+        [0, 1, 2, 3].map(|k| row_dot(ws, wq, a.xs[k], a.xq[k]))
     }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-pub fn row_dot_x4_simd128(ws: &[f32], wq: &[i8], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+pub fn row_dot_x4_simd128(ws: &[f32], wq: &[i8], a: Four) -> [f32; 4] {
     use core::arch::wasm32::*;
     assert!(wq.len() >= ws.len() * QK);
     let wp = wq.as_ptr();
     // SAFETY: block b's 32 values lie within wq (checked above)
-    rows_x4_simd128(ws, xs, xq, |b| unsafe {
+    rows_x4_simd128(ws, a, |b| unsafe {
         let w0 = v128_load(wp.add(b * QK) as *const v128);
         let w1 = v128_load(wp.add(b * QK + 16) as *const v128);
         [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)]
@@ -678,28 +706,30 @@ pub fn row_dot_x4_simd128(ws: &[f32], wq: &[i8], xs: [&[f32]; 4], xq: [&[i16]; 4
 /// (`weights(b)`) times each activation row's, in `row_dot`'s lanes and order.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn rows_x4_simd128(ws: &[f32], xs: [&[f32]; 4], xq: [&[i16]; 4], weights: impl Fn(usize) -> [core::arch::wasm32::v128; 4]) -> [f32; 4] {
+fn rows_x4_simd128(ws: &[f32], a: Four, weights: impl Fn(usize) -> [core::arch::wasm32::v128; 4]) -> [f32; 4] {
     use core::arch::wasm32::*;
     let nb = ws.len();
-    assert!(xs.iter().all(|x| x.len() >= nb) && xq.iter().all(|x| x.len() >= nb * QK));
+    assert!(a.xs4.len() >= 4 * nb && a.xq.iter().all(|x| x.len() >= nb * QK));
     unsafe {
         let (mut a0, mut a1, mut a2, mut a3) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
-        let [x0, x1, x2, x3] = xq.map(|x| x.as_ptr());
+        let [x0, x1, x2, x3] = a.xq.map(|x| x.as_ptr());
+        let xs4 = a.xs4.as_ptr();
         for b in 0..nb {
             let w = weights(b);
-            let dw = *ws.get_unchecked(b);
-            let lane = |x: *const i16, acc: v128, dx: f32| {
+            // the four rows' dw x dx at once: each lane the product `row_dot` forms
+            let d = f32x4_mul(f32x4_splat(*ws.get_unchecked(b)), v128_load(xs4.add(4 * b) as *const v128));
+            let lane = |x: *const i16, acc: v128, d: v128| {
                 let x = x.add(b * QK);
                 let mut s = i32x4_dot_i16x8(w[0], v128_load(x as *const v128));
                 s = i32x4_add(s, i32x4_dot_i16x8(w[1], v128_load(x.add(8) as *const v128)));
                 s = i32x4_add(s, i32x4_dot_i16x8(w[2], v128_load(x.add(16) as *const v128)));
                 s = i32x4_add(s, i32x4_dot_i16x8(w[3], v128_load(x.add(24) as *const v128)));
-                f32x4_add(acc, f32x4_mul(f32x4_splat(dw * dx), f32x4_convert_i32x4(s)))
+                f32x4_add(acc, f32x4_mul(d, f32x4_convert_i32x4(s)))
             };
-            a0 = lane(x0, a0, *xs[0].get_unchecked(b));
-            a1 = lane(x1, a1, *xs[1].get_unchecked(b));
-            a2 = lane(x2, a2, *xs[2].get_unchecked(b));
-            a3 = lane(x3, a3, *xs[3].get_unchecked(b));
+            a0 = lane(x0, a0, i32x4_shuffle::<0, 0, 0, 0>(d, d));
+            a1 = lane(x1, a1, i32x4_shuffle::<1, 1, 1, 1>(d, d));
+            a2 = lane(x2, a2, i32x4_shuffle::<2, 2, 2, 2>(d, d));
+            a3 = lane(x3, a3, i32x4_shuffle::<3, 3, 3, 3>(d, d));
         }
         [hsum(a0), hsum(a1), hsum(a2), hsum(a3)]
     }
@@ -708,25 +738,25 @@ fn rows_x4_simd128(ws: &[f32], xs: [&[f32]; 4], xq: [&[i16]; 4], weights: impl F
 /// `row_dot_i16` of one unpacked weight row against four activation rows in one pass (prefill):
 /// each result is `row_dot_i16`'s bits.
 #[inline]
-pub fn row_dot_i16_x4(ws: &[f32], wq: &[i16], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+pub fn row_dot_i16_x4(ws: &[f32], wq: &[i16], a: Four) -> [f32; 4] {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        row_dot_i16_x4_simd128(ws, wq, xs, xq)
+        row_dot_i16_x4_simd128(ws, wq, a)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
-        [0, 1, 2, 3].map(|k| row_dot_i16(ws, wq, xs[k], xq[k]))
+        [0, 1, 2, 3].map(|k| row_dot_i16(ws, wq, a.xs[k], a.xq[k]))
     }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-pub fn row_dot_i16_x4_simd128(ws: &[f32], wq: &[i16], xs: [&[f32]; 4], xq: [&[i16]; 4]) -> [f32; 4] {
+pub fn row_dot_i16_x4_simd128(ws: &[f32], wq: &[i16], a: Four) -> [f32; 4] {
     use core::arch::wasm32::*;
     assert!(wq.len() >= ws.len() * QK);
     let wp = wq.as_ptr();
     // SAFETY: block b's 32 values lie within wq (checked above)
-    rows_x4_simd128(ws, xs, xq, |b| [0, 8, 16, 24].map(|o| unsafe { v128_load(wp.add(b * QK + o) as *const v128) }))
+    rows_x4_simd128(ws, a, |b| [0, 8, 16, 24].map(|o| unsafe { v128_load(wp.add(b * QK + o) as *const v128) }))
 }
 
 /// Below this many activation rows the fused kernels run (each unpacks a row in registers for
