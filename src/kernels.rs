@@ -230,29 +230,25 @@ impl QMatrix {
                         let r = r0 + k;
                         (&scales[r * nb..(r + 1) * nb], as_i8(&quants[r * cols..(r + 1) * cols]))
                     };
-                    let n = out.len() / m;
                     let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
-                    let (chunk, tile) = prefill_tiling(cols + 4 * nb, cols);
-                    for c0 in (0..n).step_by(chunk) {
-                        for i0 in (0..four).step_by(tile) {
-                            for k in c0..(c0 + chunk).min(n) {
-                                let (ws, wq) = row(k);
-                                for i in (i0..(i0 + tile).min(four)).step_by(4) {
-                                    let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
-                                    let f = fours.as_ref().expect("the fours of a prompt");
-                                    let four = Four { xs: a.map(|a| a.0), xs4: f.scales(i / 4, nb), xq: a.map(|a| a.1) };
-                                    out[k * m + i..k * m + i + 4].copy_from_slice(&row_dot_x4(ws, wq, four));
-                                }
-                            }
-                        }
-                    }
-                    for k in 0..n {
-                        let (ws, wq) = row(k);
-                        for i in four..m {
-                            let (xs, xq) = act(i);
-                            out[k * m + i] = dot(ws, wq, xs, xq);
-                        }
-                    }
+                    prefill_loops(
+                        out,
+                        m,
+                        four,
+                        prefill_tiling(cols + 4 * nb, cols),
+                        &mut (),
+                        |_, _| {},
+                        |_, k, i| {
+                            let (ws, wq) = row(k);
+                            let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
+                            let f = fours.as_ref().expect("the fours of a prompt");
+                            row_dot_x4(ws, wq, Four { xs: a.map(|a| a.0), xs4: f.scales(i / 4, nb), xq: a.map(|a| a.1) })
+                        },
+                        |_, k, i| {
+                            let ((ws, wq), (xs, xq)) = (row(k), act(i));
+                            dot(ws, wq, xs, xq)
+                        },
+                    );
                 });
             }
             (Store::Blocks(data), DType::F16 | DType::BF16) => {
@@ -320,38 +316,79 @@ impl QMatrix {
             }
         }
         let act = |i: usize| (&qa.scales[i * nb..(i + 1) * nb], &qa.quants[i * cols..(i + 1) * cols], &qa.sums[2 * i * nb..2 * (i + 1) * nb]);
-        let n = out.len() / m;
         // four activation rows at a time share an unpacked row's loads, and (for the types with
         // minimums) each minimum's: `less_min_terms_x4` over the scales and sums laid out by fours
         let four = if matches!(twin, Twin::Fast) { m / 4 * 4 } else { 0 };
-        let (chunk, tile) = prefill_tiling(2 * cols + 8 * nb, cols);
-        let mut us: Vec<Unpacked> = (0..chunk.min(n)).map(|_| Unpacked::default()).collect();
-        for c0 in (0..n).step_by(chunk) {
-            let c1 = (c0 + chunk).min(n);
-            for k in c0..c1 {
-                quants::unpack_row(&data[(r0 + k) * rb..(r0 + k + 1) * rb], self.dtype, &mut us[k - c0]);
-            }
-            for i0 in (0..four).step_by(tile) {
-                for k in c0..c1 {
-                    let u = &us[k - c0];
-                    for i in (i0..(i0 + tile).min(four)).step_by(4) {
-                        let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
-                        let (f, g) = (fours.expect("the fours of a prompt"), i / 4);
-                        let mut y = row_dot_i16_x4(&u.d, &u.w, Four { xs: a.map(|a| a.0), xs4: f.scales(g, nb), xq: a.map(|a| a.1) });
-                        if mins {
-                            y = less_min_terms_x4(y, &u.dmin, &u.mn, f.scales(g, nb), &f.sums[8 * nb * g..8 * nb * (g + 1)]);
-                        }
-                        out[k * m + i..k * m + i + 4].copy_from_slice(&y);
-                    }
+        let tiling = prefill_tiling(2 * cols + 8 * nb, cols);
+        // the chunk's rows unpacked, and its first row
+        let mut chunk: (Vec<Unpacked>, usize) = ((0..tiling.0.min(out.len() / m)).map(|_| Unpacked::default()).collect(), 0);
+        prefill_loops(
+            out,
+            m,
+            four,
+            tiling,
+            &mut chunk,
+            |rows, (us, c0)| {
+                *c0 = rows.start;
+                for k in rows.clone() {
+                    quants::unpack_row(&data[(r0 + k) * rb..(r0 + k + 1) * rb], self.dtype, &mut us[k - rows.start]);
                 }
-            }
-            for k in c0..c1 {
+            },
+            |(us, c0), k, i| {
                 let u = &us[k - c0];
-                for i in four..m {
-                    let (xs, xq, sums) = act(i);
-                    let y = dot(&u.d, &u.w, xs, xq);
-                    out[k * m + i] = if mins { y - min_term(&u.dmin, &u.mn, xs, sums) } else { y };
+                let a = [act(i), act(i + 1), act(i + 2), act(i + 3)];
+                let (f, g) = (fours.expect("the fours of a prompt"), i / 4);
+                let y = row_dot_i16_x4(&u.d, &u.w, Four { xs: a.map(|a| a.0), xs4: f.scales(g, nb), xq: a.map(|a| a.1) });
+                if mins {
+                    less_min_terms_x4(y, &u.dmin, &u.mn, f.scales(g, nb), &f.sums[8 * nb * g..8 * nb * (g + 1)])
+                } else {
+                    y
                 }
+            },
+            |(us, c0), k, i| {
+                let (u, (xs, xq, sums)) = (&us[k - c0], act(i));
+                let y = dot(&u.d, &u.w, xs, xq);
+                if mins {
+                    y - min_term(&u.dmin, &u.mn, xs, sums)
+                } else {
+                    y
+                }
+            },
+        );
+    }
+}
+
+/// Prefill's loops over a block of weight rows (outputs `out[k m + i]`, weight row k, activation
+/// row i): the rows in chunks (`chunk(rows, state)` prepares each), and within a chunk the first
+/// `four` activation rows in tiles (`tiling`), four at a time (`x4(state, k, i)` gives rows
+/// i..i + 4), then the rest one by one (`one(state, k, i)`). Every output is computed by the same
+/// call whatever the tiles, so they change no bits.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn prefill_loops<S>(
+    out: &mut [f32],
+    m: usize,
+    four: usize,
+    (rows_per_chunk, tile): (usize, usize),
+    state: &mut S,
+    mut chunk: impl FnMut(std::ops::Range<usize>, &mut S),
+    x4: impl Fn(&S, usize, usize) -> [f32; 4],
+    one: impl Fn(&S, usize, usize) -> f32,
+) {
+    let n = out.len() / m;
+    for c0 in (0..n).step_by(rows_per_chunk) {
+        let c1 = (c0 + rows_per_chunk).min(n);
+        chunk(c0..c1, state);
+        for i0 in (0..four).step_by(tile) {
+            for k in c0..c1 {
+                for i in (i0..(i0 + tile).min(four)).step_by(4) {
+                    out[k * m + i..k * m + i + 4].copy_from_slice(&x4(state, k, i));
+                }
+            }
+        }
+        for k in c0..c1 {
+            for i in four..m {
+                out[k * m + i] = one(state, k, i);
             }
         }
     }

@@ -44,10 +44,15 @@ mod imp {
 
     type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
-    /// Spins a helper makes without a new product before it sleeps (about a millisecond: longer
-    /// than the gaps between a token's products, attention included, shorter than a busy core
-    /// can afford to lose). Asleep, the next product's caller wakes it.
-    const SPINS: u32 = 1 << 20;
+    /// Milliseconds a helper spins without a new product before it sleeps: longer than the gaps
+    /// between a token's products (attention included), shorter than a busy core can afford to
+    /// lose. Asleep, the next product's caller wakes it. Timed by the clock, read every
+    /// `SPINS_PER_LOOK` spins: counted in spins alone, the wait depended on the engine's code for
+    /// the loop (a browser that never re-optimises the helper's endless function runs its
+    /// baseline code, several times slower a spin) and, after a prompt, kept a core of a 2-core
+    /// machine from the page while the default model, too small to share, decoded.
+    const SPIN_MS: f64 = 1.0;
+    const SPINS_PER_LOOK: u32 = 1 << 10;
 
     pub fn threads() -> usize {
         match THREADS.load(Relaxed) {
@@ -150,7 +155,8 @@ mod imp {
     /// Helper `i` (0-based): takes parts of every product while the thread count has room for it.
     fn helper(i: usize) {
         let mut seen = STATE.load(Acquire) & !0xffff_ffff;
-        let mut idle = 0u32;
+        // spins since the last product seen, and when the clock first read them (NaN: not yet)
+        let (mut idle, mut since) = (0u32, f64::NAN);
         loop {
             let v = STATE.load(Acquire);
             let number = v & !0xffff_ffff;
@@ -164,19 +170,26 @@ mod imp {
                     f(p);
                     HELPED.fetch_add(1, Relaxed);
                     DONE.fetch_add(1, Release);
-                    idle = 0;
+                    (idle, since) = (0, f64::NAN);
                     continue;
                 }
+                // its parts were all taken already: products keep coming all the same
+                (idle, since) = (0, f64::NAN);
             }
             seen = number;
             idle += 1;
-            if idle < SPINS {
-                // natively a helper can share a core with the caller (tests, a busy machine)
-                #[cfg(not(target_arch = "wasm32"))]
-                if idle % 256 == 0 {
-                    std::thread::yield_now();
-                }
+            if idle % SPINS_PER_LOOK != 0 {
                 std::hint::spin_loop();
+                continue;
+            }
+            // natively a helper can share a core with the caller (tests, a busy machine)
+            #[cfg(not(target_arch = "wasm32"))]
+            std::thread::yield_now();
+            let now = crate::now_ms();
+            if since.is_nan() {
+                since = now;
+            }
+            if now - since < SPIN_MS {
                 continue;
             }
             // asleep until the next product (see `run` for the order of the two SeqCst steps)
@@ -187,7 +200,7 @@ mod imp {
             }
             SLEEPING.fetch_sub(1, SeqCst);
             drop(held);
-            idle = 0;
+            (idle, since) = (0, f64::NAN);
         }
     }
 }

@@ -96,6 +96,13 @@ kernelTable(`wasm simd128 in a Chromium ${chromiumVersion} worker, every type`, 
 
 const PROMPT = 'ROMEO. But soft, what light through yonder window breaks? It is the east, and Juliet is the sun. Arise, fair sun, and kill the envious moon, who is already sick and pale with grief that thou her maid art far more fair than she. Be not her maid, since she is envious; her vestal livery is but sick and green, and none but fools do wear it; cast it off. It is my lady, O it is my love!';
 
+/** Ours' runs of one setting as one: the median of each figure, the rest from the first run. */
+function medianRun(runs) {
+  const med = (v) => { const s = v.filter((x) => x != null).sort((a, b) => a - b); return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null; };
+  return { ...runs[0], prefill: med(runs.map((r) => r.prefill)), decode: med(runs.map((r) => r.decode)), firstMs: med(runs.map((r) => r.firstMs)), runs };
+}
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
 async function ours(model, kernels, profile = false, threads = 1) {
   return h.page.evaluate(async ({ url, kernels, n, decode, prompt, profile, threads }) => {
     // candle's kernels are only in the benchmarks' package
@@ -151,7 +158,19 @@ print(json.dumps(bad))`;
 
 async function wllama(model, prompt, threads = 1) {
   const banned = partialUtf8Tokens(path.join(ROOT, model.url));
-  return h.page.evaluate(async ({ url, prompt, decode, banned, threads }) => {
+  // a page of its own, closed after: its workers (llama.cpp's threads) end with it, and the
+  // engine measured next shares the cores with nothing of wllama's
+  const page = await h.page.context().newPage();
+  await page.goto(`${h.origin}/bench-blank`);
+  try {
+    return await wllamaIn(page, model, prompt, threads, banned);
+  } finally {
+    await page.close();
+  }
+}
+
+function wllamaIn(page, model, prompt, threads, banned) {
+  return page.evaluate(async ({ url, prompt, decode, banned, threads }) => {
     const { Wllama } = await import('/tests/e2e/node_modules/@wllama/wllama/esm/index.js');
     const w = new Wllama({ default: '/tests/e2e/node_modules/@wllama/wllama/esm/wasm/wllama.wasm' }, { suppressNativeLog: true });
     const blob = await (await fetch(url)).blob();
@@ -174,28 +193,31 @@ function llamaNative(model, text) {
 // --- prefill against native llama.cpp, threads against wllama's, the first token, bandwidth
 say('## Prefill, threads and the first token\n');
 {
-  say(`Each model's prompt (its first ${MODELS.map((m) => m.promptTokens).join(' / ')} tokens of the same text) and a greedy decode. Ours in a Chromium worker (\`worker.js?threads=N\`, N counting the worker; "measured": no N, the worker chose by timing a product, as on the site); wllama 3.13.0 in the same Chromium (\`n_threads\`); native llama.cpp through llama-cpp-python (built from its PyPI source, \`n_threads=1\`, best of 3). Native llama.cpp runs AVX2 code, the browsers 128-bit wasm SIMD. The machine has ${os.cpus().length} cores.\n`);
+  say(`Each model's prompt (its first ${MODELS.map((m) => m.promptTokens).join(' / ')} tokens of the same text) and a greedy decode. Ours in a Chromium worker (\`worker.js?threads=N\`, N counting the worker; "measured": no N, the worker chose by timing a product, as on the site, and the cell lists each run's choice), each setting run ${ROUNDS} times in turn with the others, each figure the median of its runs (their range in brackets); wllama 3.13.0 in the same Chromium (\`n_threads\`); native llama.cpp through llama-cpp-python (built from its PyPI source, \`n_threads=1\`, best of 3). Native llama.cpp runs AVX2 code, the browsers 128-bit wasm SIMD. The machine has ${os.cpus().length} cores.\n`);
   say('| model | engine | threads | prefill tok/s | decode tok/s | first token after Generate (ms) | ours vs native llama.cpp (prefill) | ours vs wllama, same threads (decode) | same tokens as 1 thread |');
   say('|---|---|---|---|---|---|---|---|---|');
   goals.speed = {};
   for (const model of MODELS) {
     if (!fs.existsSync(path.join(ROOT, model.url))) continue;
-    const one = await ours(model, 'ours', false, 1);
+    // ours on 1, 2 and the measured threads in turn, ROUNDS times (this machine drifts by tens of
+    // percent between runs, so one run of each compares little): each figure the median of its runs
+    const runs = { 1: [], 2: [], 0: [] };
+    for (let round = 0; round < ROUNDS; round++) for (const n of [1, 2, 0]) runs[n].push(await ours(model, 'ours', false, n));
+    const [one, two, measured] = [1, 2, 0].map((n) => medianRun(runs[n]));
     let native = null;
     try { native = llamaNative(model, one.text); } catch (e) { native = { error: e.message.split('\n')[0] }; }
     const wl = {};
     for (const n of [1, 2]) { try { wl[n] = await wllama(model, one.text, n); } catch (e) { wl[n] = { error: e.message }; } }
     const g = (goals.speed[model.types ? 'q4km' : model.shapes] = { one, native, wl });
     const f = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
-    for (const [label, n] of [['1', 1], ['2', 2], ['measured', 0]]) {
-      const r = n === 1 ? one : await ours(model, 'ours', false, n);
-      if (n === 2) g.two = r;
-      if (n === 0) g.measured = r;
-      const ran = n === 0 ? `${label}: ${r.threads}` : label;
+    [g.two, g.measured] = [two, measured];
+    for (const [label, n, r] of [['1', 1, one], ['2', 2, two], ['measured', 0, measured]]) {
+      const ran = n === 0 ? `${label}: ${r.runs.map((x) => x.threads).join(', ')}` : label;
       if (n && r.threads !== n) { say(`| ${model.name} | ours | ${n} | threaded build not available here (ran with ${r.threads}) | | | | | |`); continue; }
-      const same = r.tokens.length === one.tokens.length && r.tokens.every((t, i) => t === one.tokens[i]);
+      const same = r.runs.every((x) => x.tokens.length === one.tokens.length && x.tokens.every((t, i) => t === one.tokens[i]));
       const w = wl[r.threads];
-      say(`| ${model.name} | ours | ${ran} | ${f(r.prefill)} | ${f(r.decode)} | ${f(r.firstMs, 0)} | ${native?.prefill ? (r.prefill / native.prefill).toFixed(2) : 'n/a'} | ${w?.decode ? (r.decode / w.decode).toFixed(2) : 'n/a'} | ${n === 1 ? '(reference)' : same ? 'yes' : 'NO'} |`);
+      const range = (k) => (r.runs.length > 1 ? ` (${f(Math.min(...r.runs.map((x) => x[k])))}..${f(Math.max(...r.runs.map((x) => x[k])))})` : '');
+      say(`| ${model.name} | ours | ${ran} | ${f(r.prefill)}${range('prefill')} | ${f(r.decode)}${range('decode')} | ${f(r.firstMs, 0)} | ${native?.prefill ? (r.prefill / native.prefill).toFixed(2) : 'n/a'} | ${w?.decode ? (r.decode / w.decode).toFixed(2) : 'n/a'} | ${n === 1 ? '(reference)' : same ? 'yes' : 'NO'} |`);
     }
     for (const n of [1, 2]) {
       const w = wl[n];
@@ -203,32 +225,47 @@ say('## Prefill, threads and the first token\n');
     }
     say(native.error ? `| ${model.name} | native llama.cpp | 1 | failed: ${native.error} | | | | | |` : `| ${model.name} | native llama.cpp ${native.version} | 1 | ${f(native.prefill)} | ${f(native.decode)} | | | | |`);
   }
-  // GPT-2 XL, larger than any cache: every weight comes from memory once per token
-  if (fs.existsSync(path.join(ROOT, XL.url))) {
-    const bytes = Number(execFileSync('python3', ['-c', `
+  // bytes a token reads: every matrix and vector whole; of the embeddings one row each, unless the
+  // head is tied (no output.weight), when the LM head reads the token embedding whole
+  const bytesPerToken = (file) => Number(execFileSync('python3', ['-c', `
 import sys, gguf
 r = gguf.GGUFReader(sys.argv[1])
-# per token every matrix and vector is read whole; of the two embeddings only one row each
-print(sum(int(t.n_bytes) for t in r.tensors if t.name not in ('token_embd.weight', 'position_embd.weight')))`, path.join(ROOT, XL.url)], { encoding: 'utf8' }).trim());
-    const gbs = await h.page.evaluate(async () => {
-      const src = `import init, { readBandwidth } from '${location.origin}/www/pkg-bench/inside_gpt.js';
-        self.onmessage = async () => { await init(); self.postMessage(readBandwidth(1024, 5)); };`;
-      const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
-      const r = await new Promise((res) => { w.onmessage = (e) => res(e.data); w.postMessage(null); });
-      w.terminate();
-      return r;
-    });
+names = {t.name for t in r.tensors}
+emb = ('token_embd.weight', 'position_embd.weight') if 'output.weight' in names else ('position_embd.weight',)
+print(sum(int(t.n_bytes) for t in r.tensors if t.name not in emb))`, path.join(ROOT, file)], { encoding: 'utf8' }).trim());
+  // one thread's read bandwidth, then two threads' together (two workers probing at once; each
+  // probe's best pass overlaps the other's passes, which take as long)
+  const bandwidth = (workers) => h.page.evaluate(async (workers) => {
+    const src = `import init, { readBandwidth } from '${location.origin}/www/pkg-bench/inside_gpt.js';
+      self.onmessage = async () => { await init(); self.postMessage(readBandwidth(1024, 5)); };`;
+    const ws = Array.from({ length: workers }, () => new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' }));
+    const r = await Promise.all(ws.map((w) => new Promise((res) => { w.onmessage = (e) => res(e.data); w.postMessage(null); })));
+    ws.forEach((w) => w.terminate());
+    return r.reduce((a, b) => a + b, 0);
+  }, workers);
+  const gbs = await bandwidth(1);
+  const gbs2 = await bandwidth(2);
+  say(`\nMemory: one thread of this machine reads ${gbs.toFixed(2)} GB/s in a Chromium worker (\`readBandwidth\`, src/bench.rs: a 1 GiB buffer summed, best of 5); two threads at once (two workers, each its own buffer) read ${gbs2.toFixed(2)} GB/s together, ${(gbs2 / gbs).toFixed(2)}x one. A token reads every weight once (of the embeddings one row each, or, with a tied head, the token embedding whole), so decoding on n threads can go no faster than the n threads' bandwidth over the bytes a token reads.\n`);
+  say('| model | MiB read per token | threads | decode tok/s | GB/s read | share of the bandwidth of as many threads |');
+  say('|---|---|---|---|---|---|');
+  const bw = (name, bytes, n, r) => say(`| ${name} | ${(bytes / 2 ** 20).toFixed(0)} | ${n} | ${r.decode.toFixed(2)} | ${(bytes * r.decode / 1e9).toFixed(2)} | ${(100 * bytes * r.decode / 1e9 / (n === 1 ? gbs : gbs2)).toFixed(0)}% |`);
+  for (const model of MODELS) {
+    const g = goals.speed[model.types ? 'q4km' : model.shapes];
+    if (!g || model.shapes === 'default') continue;
+    const bytes = bytesPerToken(model.url);
+    bw(model.name, bytes, 1, g.one);
+    if (g.two?.threads === 2) bw(model.name, bytes, 2, g.two);
+  }
+  // GPT-2 XL, larger than any cache: every weight comes from memory once per token
+  if (fs.existsSync(path.join(ROOT, XL.url))) {
+    const bytes = bytesPerToken(XL.url);
     const xl = {};
     for (const n of [1, 2]) xl[n] = await ours(XL, 'ours', false, n);
-    say(`\n${XL.name}: ${(bytes / 2 ** 20).toFixed(0)} MiB read per token (every tensor but the two embeddings, of which one row each). One thread of this machine reads ${gbs.toFixed(2)} GB/s in a Chromium worker (\`readBandwidth\`, src/bench.rs: a 1 GiB buffer summed, best of 5).\n`);
-    say('| threads | decode tok/s | bytes read | share of one thread\'s bandwidth |');
-    say('|---|---|---|---|');
     for (const n of [1, 2]) {
-      const r = xl[n];
-      if (r.threads !== n) { say(`| ${n} | threaded build not available here | | |`); continue; }
-      say(`| ${n} | ${r.decode.toFixed(2)} | ${(bytes * r.decode / 1e9).toFixed(2)} GB/s | ${(100 * bytes * r.decode / 1e9 / gbs).toFixed(0)}% |`);
+      if (xl[n].threads !== n) { say(`| ${XL.name} | | ${n} | threaded build not available here | | |`); continue; }
+      bw(XL.name, bytes, n, xl[n]);
     }
-    goals.xl = { bytes, gbs, xl };
+    goals.xl = { bytes, gbs, gbs2, xl };
   }
   const m = goals.speed.gpt2?.measured;
   if (m?.probed?.length) say(`\nThe worker's measurement on GPT-2 124M (ms per product of its first MLP matrix, 768 x 3072, for one token, best of its runs): ${m.probed.map((p) => `${p.threads} thread${p.threads > 1 ? 's' : ''} ${p.ms.toFixed(3)}`).join(', ')}; it chose ${m.threads}.`);
