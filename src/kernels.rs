@@ -979,7 +979,7 @@ pub fn row_q6_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f3
     assert!(xs.len() >= nsb * 8 && xq.len() >= nsb * 256);
     unsafe {
         let mut acc = f32x4_splat(0.0);
-        let (m4, m3, off) = (u8x16_splat(15), u8x16_splat(3), i8x16_splat(32));
+        let (m4, m3, m12, m48, off) = (u8x16_splat(15), u8x16_splat(3), u8x16_splat(12), u8x16_splat(48), i8x16_splat(32));
         for k in 0..nsb {
             let blk = &row[k * BB..(k + 1) * BB];
             let p = blk.as_ptr();
@@ -991,11 +991,13 @@ pub fn row_q6_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], _sums: &[i32]) -> f3
                     let qa = v128_load(p.add(64 * h + 16 * g) as *const v128);
                     let qb = v128_load(p.add(64 * h + 32 + 16 * g) as *const v128);
                     let qh = v128_load(p.add(128 + 32 * h + 16 * g) as *const v128);
-                    let high = |shift: u32| u8x16_shl(v128_and(u8x16_shr(qh, shift), m3), 4);
-                    v[0][g] = i8x16_sub(v128_or(v128_and(qa, m4), high(0)), off);
-                    v[1][g] = i8x16_sub(v128_or(v128_and(qb, m4), high(2)), off);
-                    v[2][g] = i8x16_sub(v128_or(u8x16_shr(qa, 4), high(4)), off);
-                    v[3][g] = i8x16_sub(v128_or(u8x16_shr(qb, 4), high(6)), off);
+                    // bits 2p..2p+2 of qh as bits 4..6: ((qh >> 2p) & 3) << 4, in two operations
+                    // or one
+                    let high = [u8x16_shl(v128_and(qh, m3), 4), u8x16_shl(v128_and(qh, m12), 2), v128_and(qh, m48), v128_and(u8x16_shr(qh, 2), m48)];
+                    v[0][g] = i8x16_sub(v128_or(v128_and(qa, m4), high[0]), off);
+                    v[1][g] = i8x16_sub(v128_or(v128_and(qb, m4), high[1]), off);
+                    v[2][g] = i8x16_sub(v128_or(u8x16_shr(qa, 4), high[2]), off);
+                    v[3][g] = i8x16_sub(v128_or(u8x16_shr(qb, 4), high[3]), off);
                 }
                 for j in 0..4 {
                     let b = 8 * k + 4 * h + j;
