@@ -5,6 +5,7 @@
 // markdown; `--write` also writes BENCHMARKS.md. Run by `.ci/bench`, which also builds
 // www/pkg-bench: the engine with candle's kernels and benchKernels (cargo feature candle-baseline),
 // which the site's www/pkg leaves out; the kernel tables and the candle rows use it.
+// `--notes` rewrites only BENCHMARKS.md's hand-written notes (see below).
 // For quick looks: BENCH_SKIP_KERNELS=1, and BENCH_MODELS=[{name,url,promptTokens,decode,shapes}] instead of the two models.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,17 @@ import { start, cli, ROOT } from './harness.mjs';
 import * as startup from './startup.mjs';
 
 const args = process.argv.slice(2);
+const NOTES = path.join(ROOT, 'tests/e2e/bench-notes.md');
+// `--notes`: BENCHMARKS.md's measured part kept as the last run wrote it, its hand-written notes
+// (tests/e2e/bench-notes.md, which follow it from their first heading on) replaced; no benchmark runs
+if (args.includes('--notes')) {
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const [was, notes] = [fs.readFileSync(file, 'utf8'), fs.readFileSync(NOTES, 'utf8')];
+  const at = was.indexOf('\n' + notes.trimStart().split('\n')[0] + '\n');
+  if (at < 0) throw new Error('BENCHMARKS.md has no notes heading to replace from');
+  fs.writeFileSync(file, was.slice(0, at + 1) + notes.trimStart());
+  process.exit(0);
+}
 const SECONDS = 0.5;
 const MODELS = process.env.BENCH_MODELS ? JSON.parse(process.env.BENCH_MODELS) : [
   // the default model decodes more tokens: 64 of them take about 15 ms, too short to time well
@@ -613,6 +625,6 @@ await h.close();
 
 if (args.includes('--write')) {
   const head = '# Benchmarks\n\nWritten by `.ci/bench`; do not edit by hand. Absolute figures drift on this shared 2-core machine; compare ratios within one run.\n\n';
-  const notes = fs.existsSync(path.join(ROOT, 'tests/e2e/bench-notes.md')) ? fs.readFileSync(path.join(ROOT, 'tests/e2e/bench-notes.md'), 'utf8') : '';
+  const notes = fs.existsSync(NOTES) ? fs.readFileSync(NOTES, 'utf8') : '';
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), head + out.join('\n') + '\n' + notes);
 }
