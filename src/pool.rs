@@ -47,10 +47,9 @@ mod imp {
     /// Milliseconds a helper spins without a new product before it sleeps: longer than the gaps
     /// between a token's products (attention included), shorter than a busy core can afford to
     /// lose. Asleep, the next product's caller wakes it. Timed by the clock, read every
-    /// `SPINS_PER_LOOK` spins: counted in spins alone, the wait depended on the engine's code for
-    /// the loop (a browser that never re-optimises the helper's endless function runs its
-    /// baseline code, several times slower a spin) and, after a prompt, kept a core of a 2-core
-    /// machine from the page while the default model, too small to share, decoded.
+    /// `SPINS_PER_LOOK` spins: counted in spins (2^20 before), the wait lasted as long as the
+    /// engine's code for the loop made it, which nothing measured (a function that never returns
+    /// may never get the browser's optimised code).
     const SPIN_MS: f64 = 1.0;
     const SPINS_PER_LOOK: u32 = 1 << 10;
 

@@ -52,7 +52,7 @@ async function boot() {
 }
 
 /** Sets the thread count on the threaded build for the model just loaded: `?threads=N`, or
- * measured on the model's own product (some 20 ms): k-1 and k threads timed in turn, eight
+ * measured on the model's own product (some 25 ms): k-1 and k threads timed in turn, eight
  * times, best of 5 each. Eight rounds, not three: three (8 ms) once timed two threads no faster
  * than one on GPT-2 124M (0.200 against 0.205 ms, where other loads gave 0.18 against 0.34; just
  * after a load the browser may still be compiling optimised code on the other core), and the
