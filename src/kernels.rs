@@ -302,6 +302,7 @@ impl QMatrix {
                 DType::Q5_0 => Some(row_q5_0_simd128),
                 DType::Q5_1 => Some(row_q5_1_simd128),
                 DType::Q4_K => Some(row_q4_k_simd128),
+                DType::Q5_K => Some(row_q5_k_simd128),
                 DType::Q6_K => Some(row_q6_k_simd128),
                 _ => None,
             };
@@ -935,39 +936,71 @@ pub fn row_q5_1_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32
 /// Q4_K: 144-byte super-blocks; sub-block s (32 values) is sc_s * q * d - m_s * dmin.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub fn row_q4_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    // SAFETY: Q4_K's layout (`quants::q4_k`): the values at bytes 16..144
+    unsafe { row_k_simd128::<144, 16, false>(row, xs, xq, sums) }
+}
+
+/// Q5_K: 176-byte super-blocks, Q4_K's with a fifth bit per value (bit s of qh[l], bytes 16..48,
+/// for value 32s + l) and the low four bits at bytes 48..176.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q5_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    // SAFETY: Q5_K's layout (`quants::q5_k`)
+    unsafe { row_k_simd128::<176, 48, true>(row, xs, xq, sums) }
+}
+
+/// The loop Q4_K and Q5_K share: `BB`-byte super-blocks, d and dmin at bytes 0 and 2, the scale
+/// and min codes at 4..16, the low four bits of value 64c + 32n + l in nibble n of byte `QS` +
+/// 32c + l, and with `FIFTH` the fifth bit of value 32s + l at bit s of byte 16 + l.
+///
+/// # Safety
+/// `BB` and `QS` must be such a layout: QS + 128 <= BB, and with `FIFTH` QS >= 48.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn row_k_simd128<const BB: usize, const QS: usize, const FIFTH: bool>(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
     use core::arch::wasm32::*;
-    const BB: usize = 144;
     let nsb = row.len() / BB;
     assert!(xs.len() >= nsb * 8 && xq.len() >= nsb * 256 && sums.len() >= nsb * 16);
-    unsafe {
-        let mut acc = f32x4_splat(0.0);
-        let mut accm = 0f32;
-        let m4 = u8x16_splat(15);
-        for k in 0..nsb {
-            let blk = &row[k * BB..(k + 1) * BB];
-            let (d, dmin) = (f16_le(blk, 0), f16_le(blk, 2));
-            let (mut sc, mut mn) = ([0i32; 8], [0i32; 8]);
-            for s in 0..8 {
-                let (a, m) = crate::quants::q4_k_scale_min(&blk[4..16], s);
-                (sc[s], mn[s]) = (a as i32, m as i32);
-            }
-            let (xs, xq, sums) = (&xs[8 * k..8 * k + 8], xq.as_ptr().add(256 * k), &sums[16 * k..16 * k + 16]);
-            for c in 0..4 {
-                let q0 = v128_load(blk.as_ptr().add(16 + 32 * c) as *const v128);
-                let q1 = v128_load(blk.as_ptr().add(32 + 32 * c) as *const v128);
-                // low nibbles: sub-block 2c; high nibbles: sub-block 2c + 1
-                let (s0, s1) = (2 * c, 2 * c + 1);
-                let (x0, x1) = (xq.add(s0 * QK), xq.add(s1 * QK));
-                let t0 = i32x4_add(dot16_i8(v128_and(q0, m4), x0), dot16_i8(v128_and(q1, m4), x0.add(16)));
-                let t1 = i32x4_add(dot16_i8(u8x16_shr(q0, 4), x1), dot16_i8(u8x16_shr(q1, 4), x1.add(16)));
-                acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * xs[s0]), f32x4_convert_i32x4(i32x4_mul(t0, i32x4_splat(sc[s0])))));
-                accm += (dmin * xs[s0]) * (mn[s0] * sums[2 * s0] + mn[s0] * sums[2 * s0 + 1]) as f32;
-                acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * xs[s1]), f32x4_convert_i32x4(i32x4_mul(t1, i32x4_splat(sc[s1])))));
-                accm += (dmin * xs[s1]) * (mn[s1] * sums[2 * s1] + mn[s1] * sums[2 * s1 + 1]) as f32;
-            }
+    let mut acc = f32x4_splat(0.0);
+    let mut accm = 0f32;
+    let (m4, sixteen) = (u8x16_splat(15), u8x16_splat(16));
+    // bit `bit` of each byte of qh, as 16 (or 0): two operations, one for bit 4
+    let fifth = |qh: v128, bit: u32| match bit {
+        0..=3 => v128_and(u8x16_shl(qh, 4 - bit), sixteen),
+        4 => v128_and(qh, sixteen),
+        _ => v128_and(u8x16_shr(qh, bit - 4), sixteen),
+    };
+    for k in 0..nsb {
+        let blk = &row[k * BB..(k + 1) * BB];
+        let (d, dmin) = (f16_le(blk, 0), f16_le(blk, 2));
+        let (mut sc, mut mn) = ([0i32; 8], [0i32; 8]);
+        for s in 0..8 {
+            let (a, m) = crate::quants::q4_k_scale_min(&blk[4..16], s);
+            (sc[s], mn[s]) = (a as i32, m as i32);
         }
-        hsum(acc) - accm
+        let (qh0, qh1) = if FIFTH { (v128_load(blk.as_ptr().add(16) as *const v128), v128_load(blk.as_ptr().add(32) as *const v128)) } else { (u8x16_splat(0), u8x16_splat(0)) };
+        let (xs, xq, sums) = (&xs[8 * k..8 * k + 8], xq.as_ptr().add(256 * k), &sums[16 * k..16 * k + 16]);
+        for c in 0..4 {
+            let q0 = v128_load(blk.as_ptr().add(QS + 32 * c) as *const v128);
+            let q1 = v128_load(blk.as_ptr().add(QS + 16 + 32 * c) as *const v128);
+            // low nibbles: sub-block 2c; high nibbles: sub-block 2c + 1
+            let (s0, s1) = (2 * c, 2 * c + 1);
+            let (mut v00, mut v01, mut v10, mut v11) = (v128_and(q0, m4), v128_and(q1, m4), u8x16_shr(q0, 4), u8x16_shr(q1, 4));
+            if FIFTH {
+                v00 = v128_or(v00, fifth(qh0, s0 as u32));
+                v01 = v128_or(v01, fifth(qh1, s0 as u32));
+                v10 = v128_or(v10, fifth(qh0, s1 as u32));
+                v11 = v128_or(v11, fifth(qh1, s1 as u32));
+            }
+            let (x0, x1) = (xq.add(s0 * QK), xq.add(s1 * QK));
+            let t0 = i32x4_add(dot16_i8(v00, x0), dot16_i8(v01, x0.add(16)));
+            let t1 = i32x4_add(dot16_i8(v10, x1), dot16_i8(v11, x1.add(16)));
+            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * xs[s0]), f32x4_convert_i32x4(i32x4_mul(t0, i32x4_splat(sc[s0])))));
+            accm += (dmin * xs[s0]) * (mn[s0] * sums[2 * s0] + mn[s0] * sums[2 * s0 + 1]) as f32;
+            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * xs[s1]), f32x4_convert_i32x4(i32x4_mul(t1, i32x4_splat(sc[s1])))));
+            accm += (dmin * xs[s1]) * (mn[s1] * sums[2 * s1] + mn[s1] * sums[2 * s1 + 1]) as f32;
+        }
     }
+    hsum(acc) - accm
 }
 
 /// Q6_K: 210-byte super-blocks; sub-block s (16 values) is sc_s * (q - 32) * d.

