@@ -301,6 +301,8 @@ impl QMatrix {
                 DType::Q4_1 => Some(row_q4_1_simd128),
                 DType::Q5_0 => Some(row_q5_0_simd128),
                 DType::Q5_1 => Some(row_q5_1_simd128),
+                DType::Q2_K => Some(row_q2_k_simd128),
+                DType::Q3_K => Some(row_q3_k_simd128),
                 DType::Q4_K => Some(row_q4_k_simd128),
                 DType::Q5_K => Some(row_q5_k_simd128),
                 DType::Q6_K => Some(row_q6_k_simd128),
@@ -802,9 +804,10 @@ pub fn row_dot_i16_x4_simd128(ws: &[f32], wq: &[i16], a: Four) -> [f32; 4] {
 /// the same bits.
 pub const FUSED_BELOW_ROWS: usize = 4;
 
-// Fused simd128 kernels for the types of the common llama.cpp recipes (Q4_0; Q4_K_M and Q5_K_M
-// mix Q4_K/Q5_K with Q6_K, and fall back to Q5_0, Q5_1 or Q4_1 for rows that are not whole
-// super-blocks, as GPT-2 XL's 1600-wide ones): the unpacking happens in registers. Their scalar twin is the general
+// Fused simd128 kernels for every quantized type but Q8_0 (which has its own), those of
+// llama.cpp's recipes (Q4_K_M and Q5_K_M mix Q4_K/Q5_K with Q6_K, Q2_K and Q3_K_M mostly Q3_K and
+// Q2_K, and all fall back to Q5_0, Q5_1 or Q4_1 for rows that are not whole super-blocks, as
+// GPT-2 XL's 1600-wide ones): the unpacking happens in registers. Their scalar twin is the general
 // path (`quants::unpack_row`, `row_dot_i16_scalar`, `min_term`): per 32-value block the same exact
 // integer lanes (a sub-block scale times a pair sum equals the sum of the scaled pairs), the same
 // f32 operations in the same order, and the minimums in their own sum, subtracted at the end.
@@ -1001,6 +1004,105 @@ unsafe fn row_k_simd128<const BB: usize, const QS: usize, const FIFTH: bool>(row
         }
     }
     hsum(acc) - accm
+}
+
+/// Q2_K: 84-byte super-blocks; value 128h + 32j + l is bits 2j..2j+2 of byte 16 + 32h + l, and
+/// sub-block s (16 values) is sc_s * q * d - m_s * dmin (codes in the nibbles of byte s).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q2_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    let m2 = u8x16_splat(3);
+    // SAFETY: Q2_K's layout (`quants::q2_k`): the values at bytes 16..80
+    unsafe {
+        row_16s_simd128::<84, true>(
+            row,
+            xs,
+            xq,
+            sums,
+            |blk| (f16_le(blk, 80), f16_le(blk, 82), std::array::from_fn(|s| (blk[s] & 15) as i32), std::array::from_fn(|s| (blk[s] >> 4) as i32)),
+            |blk, h, j| {
+                let q = |o: usize| v128_and(u8x16_shr(v128_load(blk.as_ptr().add(16 + 32 * h + o) as *const v128), 2 * j as u32), m2);
+                (q(0), q(16))
+            },
+        )
+    }
+}
+
+/// Q3_K: 110-byte super-blocks; value 128h + 32j + l has its two low bits at bits 2j of byte 32 +
+/// 32h + l and its high bit at bit 4h + j of byte l, and sub-block s (16 values) is
+/// (code_s - 32) * (low - 4 unless the high bit is set) * d (`quants::q3_k`).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn row_q3_k_simd128(row: &[u8], xs: &[f32], xq: &[i16], sums: &[i32]) -> f32 {
+    use core::arch::wasm32::*;
+    let (m2, four) = (u8x16_splat(3), u8x16_splat(4));
+    // SAFETY: Q3_K's layout: high bits at bytes 0..32, low bits at 32..96
+    unsafe {
+        row_16s_simd128::<110, false>(
+            row,
+            xs,
+            xq,
+            sums,
+            |blk| (f16_le(blk, 108), 0.0, std::array::from_fn(|s| crate::quants::q3_k_code(&blk[96..108], s) as i32 - 32), [0; 16]),
+            |blk, h, j| {
+                let bit = (4 * h + j) as u32;
+                let q = |o: usize| {
+                    let low = v128_and(u8x16_shr(v128_load(blk.as_ptr().add(32 + 32 * h + o) as *const v128), 2 * j as u32), m2);
+                    let hm = v128_load(blk.as_ptr().add(o) as *const v128);
+                    // the high bit as 4 (or 0), then the value less 4: in -4..=3
+                    let high = if bit <= 2 { v128_and(u8x16_shl(hm, 2 - bit), four) } else { v128_and(u8x16_shr(hm, bit - 2), four) };
+                    i8x16_sub(v128_or(low, high), four)
+                };
+                (q(0), q(16))
+            },
+        )
+    }
+}
+
+/// The loop Q2_K and Q3_K share: `BB`-byte super-blocks of 8 blocks of 32 values, each block two
+/// sub-blocks of 16 with their own codes. `codes(super-block)` gives (d, dmin, the 16 scale codes,
+/// the 16 min codes); `values(super-block, h, j)` block 4h + j's 32 values as two i8x16. Per
+/// block, the general path's integers (w = code x value) and f32 operations, as for the other
+/// fused kernels; with `MINS`, the minimums' term as `min_term` forms it.
+///
+/// # Safety
+/// `values` must read within the super-block it is given.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn row_16s_simd128<const BB: usize, const MINS: bool>(
+    row: &[u8],
+    xs: &[f32],
+    xq: &[i16],
+    sums: &[i32],
+    codes: impl Fn(&[u8]) -> (f32, f32, [i32; 16], [i32; 16]),
+    values: impl Fn(&[u8], usize, usize) -> (core::arch::wasm32::v128, core::arch::wasm32::v128),
+) -> f32 {
+    use core::arch::wasm32::*;
+    let nsb = row.len() / BB;
+    assert!(xs.len() >= nsb * 8 && xq.len() >= nsb * 256 && (!MINS || sums.len() >= nsb * 16));
+    let mut acc = f32x4_splat(0.0);
+    let mut accm = 0f32;
+    for k in 0..nsb {
+        let blk = &row[k * BB..(k + 1) * BB];
+        let (d, dmin, sc, mn) = codes(blk);
+        for h in 0..2 {
+            for j in 0..4 {
+                let (bl, b) = (4 * h + j, 8 * k + 4 * h + j);
+                let (va, vb) = values(blk, h, j);
+                let x = xq.as_ptr().add(b * QK);
+                let t = i32x4_add(i32x4_mul(dot16_i8(va, x), i32x4_splat(sc[2 * bl])), i32x4_mul(dot16_i8(vb, x.add(16)), i32x4_splat(sc[2 * bl + 1])));
+                let dx = *xs.get_unchecked(b);
+                acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d * dx), f32x4_convert_i32x4(t)));
+                if MINS {
+                    accm += (dmin * dx) * (mn[2 * bl] * sums[2 * b] + mn[2 * bl + 1] * sums[2 * b + 1]) as f32;
+                }
+            }
+        }
+    }
+    if MINS {
+        hsum(acc) - accm
+    } else {
+        hsum(acc)
+    }
 }
 
 /// Q6_K: 210-byte super-blocks; sub-block s (16 values) is sc_s * (q - 32) * d.

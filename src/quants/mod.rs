@@ -135,6 +135,12 @@ pub struct Unpacked {
     pub dmin: Vec<f32>,
 }
 
+/// Q3_K's sub-block s scale code (0..64, the signed scale plus 32) from its 12 packed bytes (the
+/// fused kernel's).
+pub fn q3_k_code(scales: &[u8], s: usize) -> u8 {
+    q3_k::code(scales, s)
+}
+
 /// Q4_K's (and Q5_K's) sub-block s scale and min codes from the 12 packed bytes (the fused kernels').
 pub fn q4_k_scale_min(scales: &[u8], s: usize) -> (u8, u8) {
     q4_k::scale_min(scales, s)

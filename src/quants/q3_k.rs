@@ -28,7 +28,7 @@ fn at(p: usize) -> (usize, usize, usize, usize) {
 
 /// Sub-block s's scale code, 0..64 (the signed scale plus 32).
 #[inline]
-fn code(scales: &[u8], s: usize) -> u8 {
+pub(super) fn code(scales: &[u8], s: usize) -> u8 {
     ((scales[s % 8] >> (4 * (s / 8))) & 15) | (((scales[8 + s % 4] >> (2 * (s / 4))) & 3) << 4)
 }
 

